@@ -1,0 +1,14 @@
+//! The domain of Skalio ID: the Person and Token aggregates, their commands,
+//! events and rules, and the sealing of personal data inside events.
+//!
+//! Nothing here knows about HTTP or SQL; what a rule needs from the outside
+//! world (a password hasher, the registry of claimed addresses) comes in
+//! through the aggregate's services.
+#![forbid(unsafe_code)]
+
+pub mod email;
+pub mod locale;
+pub mod password;
+pub mod person;
+pub mod sealed;
+pub mod token;

@@ -1,0 +1,230 @@
+//! The Person aggregate's state, its rules (`handle`) and how events change
+//! its state (`apply`).
+
+use chrono::{DateTime, Utc};
+use cqrs_es::Aggregate;
+use cqrs_es::event_sink::EventSink;
+use serde::{Deserialize, Serialize};
+use std::sync::Arc;
+
+use super::commands::{
+    AuthenticateWithPassword, ConfirmEmailAddress, PersonCommand, RegisterPerson, UpdateProfile,
+};
+use super::errors::PersonError;
+use super::events::PersonEvent;
+use super::services::PersonServices;
+use super::{MAX_NAME_CHARS, MAX_TIME_ZONE_CHARS};
+use crate::email::{EmailAddress, canonical};
+use crate::sealed::Sealed;
+
+/// One of a person's addresses as the aggregate knows it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EmailState {
+    pub address: String,
+    pub is_verified: bool,
+    pub is_primary: bool,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct PendingVerification {
+    address: String,
+    key: String,
+    expires_at: DateTime<Utc>,
+}
+
+/// A person, rebuilt from their events.
+#[derive(Debug, Default, Serialize, Deserialize)]
+pub struct Person {
+    uid: Option<String>,
+    password_hash: Option<String>,
+    emails: Vec<EmailState>,
+    pending: Vec<PendingVerification>,
+}
+
+impl Person {
+    /// The person's addresses.
+    pub fn emails(&self) -> &[EmailState] {
+        &self.emails
+    }
+
+    fn uid(&self) -> Result<&str, PersonError> {
+        self.uid.as_deref().ok_or(PersonError::NotRegistered)
+    }
+
+    fn email_mut(&mut self, address: &str) -> Option<&mut EmailState> {
+        let wanted = canonical(address);
+        self.emails.iter_mut().find(|e| canonical(&e.address) == wanted)
+    }
+}
+
+impl Aggregate for Person {
+    const TYPE: &'static str = "Person";
+    type Command = PersonCommand;
+    type Event = PersonEvent;
+    type Error = PersonError;
+    type Services = Arc<dyn PersonServices>;
+
+    async fn handle(
+        &mut self,
+        command: PersonCommand,
+        services: &Self::Services,
+        sink: &EventSink<Self>,
+    ) -> Result<(), PersonError> {
+        let events = match command {
+            PersonCommand::Register(c) => self.register(c, services.as_ref()).await?,
+            PersonCommand::AuthenticateWithPassword(c) => {
+                self.authenticate(c, services.as_ref()).await?
+            }
+            PersonCommand::ConfirmEmailAddress(c) => self.confirm_email(c)?,
+            PersonCommand::UpdateProfile(c) => self.update_profile(c)?,
+        };
+        for event in events {
+            sink.write(event, self).await;
+        }
+        Ok(())
+    }
+
+    fn apply(&mut self, event: PersonEvent) {
+        match event {
+            PersonEvent::PersonRegistered { uid, address, password_hash, .. } => {
+                self.uid = Some(uid);
+                self.password_hash = password_hash.into_inner();
+                if let Some(address) = address.into_inner() {
+                    self.emails.push(EmailState { address, is_verified: false, is_primary: true });
+                }
+            }
+            PersonEvent::EmailVerificationRequested { address, key, expires_at, .. } => {
+                self.apply_verification_requested(address, key, expires_at)
+            }
+            PersonEvent::EmailAddressVerified { address, .. } => {
+                self.apply_address_verified(address)
+            }
+            PersonEvent::PersonAuthenticated { .. } | PersonEvent::ProfileUpdated { .. } => {}
+        }
+    }
+}
+
+impl Person {
+    async fn register(
+        &self,
+        c: RegisterPerson,
+        services: &dyn PersonServices,
+    ) -> Result<Vec<PersonEvent>, PersonError> {
+        if self.uid.is_some() {
+            return Err(PersonError::AlreadyRegistered);
+        }
+        let address = EmailAddress::parse(&c.address)?;
+        c.password.check_policy()?;
+        let name = c.name.map(|n| check_name(&n)).transpose()?;
+        check_time_zone(&c.time_zone)?;
+
+        let claim = services.claim_email(&address.canonical(), &c.uid).await;
+        claim.map_err(service_failed)?.map_err(|_| PersonError::EmailAddressInUse)?;
+        let hash = services.hash_password(&c.password).await.map_err(service_failed)?;
+
+        let sealed = |value: String| Sealed::new(c.uid.clone(), value);
+        Ok(vec![
+            PersonEvent::PersonRegistered {
+                uid: c.uid.clone(),
+                address: sealed(address.as_str().to_string()),
+                password_hash: sealed(hash),
+                name: name.map(sealed),
+                locale: c.locale,
+                time_zone: c.time_zone,
+                registered_at: c.at,
+            },
+            PersonEvent::EmailVerificationRequested {
+                address: sealed(address.as_str().to_string()),
+                key: sealed(c.verification.key),
+                expires_at: c.verification.expires_at,
+                requested_at: c.at,
+            },
+        ])
+    }
+
+    async fn authenticate(
+        &self,
+        c: AuthenticateWithPassword,
+        services: &dyn PersonServices,
+    ) -> Result<Vec<PersonEvent>, PersonError> {
+        self.uid()?;
+        let hash = self.password_hash.as_deref().ok_or(PersonError::NoPassword)?;
+        let valid = services.verify_password(&c.password, hash).await.map_err(service_failed)?;
+        if !valid {
+            return Err(PersonError::InvalidCredentials);
+        }
+        Ok(vec![PersonEvent::PersonAuthenticated {
+            method: "bcrypt".to_string(),
+            authenticated_at: c.at,
+        }])
+    }
+
+    fn confirm_email(&self, c: ConfirmEmailAddress) -> Result<Vec<PersonEvent>, PersonError> {
+        let uid = self.uid()?;
+        let pending = self
+            .pending
+            .iter()
+            .find(|p| p.key.eq_ignore_ascii_case(c.key.trim()) && p.expires_at > c.at)
+            .ok_or(PersonError::VerificationKeyNotFound)?;
+        Ok(vec![PersonEvent::EmailAddressVerified {
+            address: Sealed::new(uid, pending.address.clone()),
+            verified_at: c.at,
+        }])
+    }
+
+    fn update_profile(&self, c: UpdateProfile) -> Result<Vec<PersonEvent>, PersonError> {
+        let uid = self.uid()?;
+        let name = c.name.map(|n| check_name(&n)).transpose()?;
+        if let Some(time_zone) = &c.time_zone {
+            check_time_zone(time_zone)?;
+        }
+        if name.is_none() && c.locale.is_none() && c.time_zone.is_none() {
+            return Ok(vec![]);
+        }
+        Ok(vec![PersonEvent::ProfileUpdated {
+            name: name.map(|n| Sealed::new(uid, n)),
+            locale: c.locale,
+            time_zone: c.time_zone,
+        }])
+    }
+
+    fn apply_verification_requested(
+        &mut self,
+        address: Sealed<String>,
+        key: Sealed<String>,
+        expires_at: DateTime<Utc>,
+    ) {
+        let (Some(address), Some(key)) = (address.into_inner(), key.into_inner()) else {
+            return;
+        };
+        // Asking again renders every earlier key for the address void.
+        self.pending.retain(|p| canonical(&p.address) != canonical(&address));
+        self.pending.push(PendingVerification { address, key, expires_at });
+    }
+
+    fn apply_address_verified(&mut self, address: Sealed<String>) {
+        let Some(address) = address.into_inner() else { return };
+        self.pending.retain(|p| canonical(&p.address) != canonical(&address));
+        if let Some(email) = self.email_mut(&address) {
+            email.is_verified = true;
+        }
+    }
+}
+
+fn check_name(name: &str) -> Result<String, PersonError> {
+    let name = name.trim();
+    if name.chars().count() > MAX_NAME_CHARS {
+        return Err(PersonError::NameTooLong);
+    }
+    Ok(name.to_string())
+}
+
+fn check_time_zone(time_zone: &str) -> Result<(), PersonError> {
+    let known = time_zone.chars().count() <= MAX_TIME_ZONE_CHARS
+        && time_zone.parse::<chrono_tz::Tz>().is_ok();
+    if known { Ok(()) } else { Err(PersonError::UnknownTimeZone(time_zone.to_string())) }
+}
+
+fn service_failed(failure: super::services::ServiceFailure) -> PersonError {
+    PersonError::ServiceFailed(failure.0)
+}

@@ -1,0 +1,31 @@
+//! The rules a command to a person can break.
+
+use crate::email::InvalidEmailAddress;
+use crate::password::WeakPassword;
+
+/// A broken rule of the Person aggregate, named after the rule.
+#[derive(Debug, thiserror::Error)]
+pub enum PersonError {
+    #[error("this person is already registered")]
+    AlreadyRegistered,
+    #[error("no such person")]
+    NotRegistered,
+    #[error(transparent)]
+    InvalidEmailAddress(#[from] InvalidEmailAddress),
+    #[error("the email address is already in use")]
+    EmailAddressInUse,
+    #[error(transparent)]
+    WeakPassword(#[from] WeakPassword),
+    #[error("the name must not be longer than {} characters", super::MAX_NAME_CHARS)]
+    NameTooLong,
+    #[error("'{0}' is not a known time zone")]
+    UnknownTimeZone(String),
+    #[error("the credentials are not valid")]
+    InvalidCredentials,
+    #[error("the person has no password")]
+    NoPassword,
+    #[error("the verification key is not known or has expired")]
+    VerificationKeyNotFound,
+    #[error("a service the rule depends on failed: {0}")]
+    ServiceFailed(String),
+}

@@ -1,0 +1,60 @@
+//! What has happened to a person. Event type names are never renamed; a
+//! changed payload gets a new version and an upcaster.
+
+use chrono::{DateTime, Utc};
+use cqrs_es::DomainEvent;
+use serde::{Deserialize, Serialize};
+
+use crate::locale::Locale;
+use crate::sealed::Sealed;
+
+/// Every event of the Person aggregate. Personal data and secrets are
+/// [`Sealed`] under the person's key.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum PersonEvent {
+    PersonRegistered {
+        uid: String,
+        address: Sealed<String>,
+        password_hash: Sealed<String>,
+        name: Option<Sealed<String>>,
+        locale: Locale,
+        time_zone: String,
+        registered_at: DateTime<Utc>,
+    },
+    EmailVerificationRequested {
+        address: Sealed<String>,
+        key: Sealed<String>,
+        expires_at: DateTime<Utc>,
+        requested_at: DateTime<Utc>,
+    },
+    EmailAddressVerified {
+        address: Sealed<String>,
+        verified_at: DateTime<Utc>,
+    },
+    PersonAuthenticated {
+        method: String,
+        authenticated_at: DateTime<Utc>,
+    },
+    ProfileUpdated {
+        name: Option<Sealed<String>>,
+        locale: Option<Locale>,
+        time_zone: Option<String>,
+    },
+}
+
+impl DomainEvent for PersonEvent {
+    fn event_type(&self) -> String {
+        let name = match self {
+            Self::PersonRegistered { .. } => "PersonRegistered",
+            Self::EmailVerificationRequested { .. } => "EmailVerificationRequested",
+            Self::EmailAddressVerified { .. } => "EmailAddressVerified",
+            Self::PersonAuthenticated { .. } => "PersonAuthenticated",
+            Self::ProfileUpdated { .. } => "ProfileUpdated",
+        };
+        name.to_string()
+    }
+
+    fn event_version(&self) -> String {
+        "1.0".to_string()
+    }
+}

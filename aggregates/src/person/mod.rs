@@ -1,0 +1,24 @@
+//! The Person aggregate: a registered human, their credentials, addresses
+//! and profile.
+
+mod aggregate;
+mod commands;
+mod errors;
+mod events;
+mod services;
+#[cfg(test)]
+mod tests;
+
+pub use aggregate::{EmailState, Person};
+pub use commands::{
+    AuthenticateWithPassword, ConfirmEmailAddress, PersonCommand, RegisterPerson, UpdateProfile,
+    VerificationKey,
+};
+pub use errors::PersonError;
+pub use events::PersonEvent;
+pub use services::{EmailAddressTaken, PersonServices, ServiceFailure};
+
+/// Longest name a person may give.
+pub const MAX_NAME_CHARS: usize = 200;
+/// Longest time zone name accepted (the IANA database's longest is 32).
+pub const MAX_TIME_ZONE_CHARS: usize = 64;

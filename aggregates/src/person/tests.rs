@@ -1,0 +1,252 @@
+//! Given events, when a command, then events or a broken rule.
+
+use std::sync::{Arc, Mutex};
+
+use async_trait::async_trait;
+use chrono::{Duration, Utc};
+use cqrs_es::test::TestFramework;
+
+use super::*;
+use crate::locale::Locale;
+use crate::password::Password;
+use crate::sealed::Sealed;
+
+/// Hashes by prefixing, and knows one address as taken by someone else.
+#[derive(Default)]
+struct FakeServices {
+    claimed: Mutex<Vec<String>>,
+}
+
+#[async_trait]
+impl PersonServices for FakeServices {
+    async fn claim_email(
+        &self,
+        address: &str,
+        _person: &str,
+    ) -> Result<Result<(), EmailAddressTaken>, ServiceFailure> {
+        if address == "taken@example.org" {
+            return Ok(Err(EmailAddressTaken));
+        }
+        self.claimed.lock().unwrap().push(address.to_string());
+        Ok(Ok(()))
+    }
+
+    async fn hash_password(&self, password: &Password) -> Result<String, ServiceFailure> {
+        Ok(format!("hashed:{}", password.expose()))
+    }
+
+    async fn verify_password(&self, p: &Password, hash: &str) -> Result<bool, ServiceFailure> {
+        Ok(hash == format!("hashed:{}", p.expose()))
+    }
+}
+
+fn framework() -> TestFramework<Person> {
+    TestFramework::with(Arc::new(FakeServices::default()) as Arc<dyn PersonServices>)
+}
+
+fn register(address: &str, password: &str) -> PersonCommand {
+    PersonCommand::Register(RegisterPerson {
+        uid: "p1".into(),
+        address: address.into(),
+        password: Password::new(password.into()),
+        name: Some(" Bob ".into()),
+        locale: Locale::DeDe,
+        time_zone: "Europe/Berlin".into(),
+        verification: VerificationKey { key: "K3Y9AB".into(), expires_at: in_minutes(60) },
+        at: Utc::now(),
+    })
+}
+
+fn in_minutes(minutes: i64) -> chrono::DateTime<Utc> {
+    Utc::now() + Duration::minutes(minutes)
+}
+
+fn registered() -> Vec<PersonEvent> {
+    registered_with_key_expiring(in_minutes(60))
+}
+
+fn registered_with_key_expiring(expires_at: chrono::DateTime<Utc>) -> Vec<PersonEvent> {
+    let sealed = |v: &str| Sealed::new("p1", v.to_string());
+    vec![
+        PersonEvent::PersonRegistered {
+            uid: "p1".into(),
+            address: sealed("Bob@example.org"),
+            password_hash: sealed("hashed:CorrectHorse"),
+            name: Some(sealed("Bob")),
+            locale: Locale::DeDe,
+            time_zone: "Europe/Berlin".into(),
+            registered_at: Utc::now(),
+        },
+        PersonEvent::EmailVerificationRequested {
+            address: sealed("Bob@example.org"),
+            key: sealed("K3Y9AB"),
+            expires_at,
+            requested_at: Utc::now(),
+        },
+    ]
+}
+
+#[test]
+fn registering_records_the_person_and_asks_for_verification() {
+    let events = framework()
+        .given_no_previous_events()
+        .when(register("Bob@example.org", "CorrectHorse"))
+        .inspect_result()
+        .unwrap();
+    assert_eq!(events.len(), 2);
+    let PersonEvent::PersonRegistered { name, password_hash, .. } = &events[0] else {
+        panic!("expected PersonRegistered, got {:?}", events[0]);
+    };
+    assert_eq!(name.as_ref().unwrap().get().unwrap(), "Bob");
+    assert_eq!(password_hash.get().unwrap(), "hashed:CorrectHorse");
+    assert!(matches!(events[1], PersonEvent::EmailVerificationRequested { .. }));
+}
+
+#[test]
+fn registering_refuses_bad_input() {
+    let cases = [
+        ("not-an-address", "CorrectHorse", "'not-an-address' is not a valid email address"),
+        ("bob@example.org", "short", "the password must have at least 8 characters"),
+        ("taken@example.org", "CorrectHorse", "the email address is already in use"),
+    ];
+    for (address, password, message) in cases {
+        framework()
+            .given_no_previous_events()
+            .when(register(address, password))
+            .then_expect_error_message(message);
+    }
+}
+
+#[test]
+fn registering_refuses_unknown_time_zones_and_long_names() {
+    let mut command = register("bob@example.org", "CorrectHorse");
+    if let PersonCommand::Register(c) = &mut command {
+        c.time_zone = "Mars/Olympus".into();
+    }
+    framework()
+        .given_no_previous_events()
+        .when(command)
+        .then_expect_error_message("'Mars/Olympus' is not a known time zone");
+
+    let mut command = register("bob@example.org", "CorrectHorse");
+    if let PersonCommand::Register(c) = &mut command {
+        c.name = Some("x".repeat(MAX_NAME_CHARS + 1));
+    }
+    framework()
+        .given_no_previous_events()
+        .when(command)
+        .then_expect_error_message("the name must not be longer than 200 characters");
+}
+
+#[test]
+fn a_person_registers_once() {
+    framework()
+        .given(registered())
+        .when(register("bob@example.org", "CorrectHorse"))
+        .then_expect_error_message("this person is already registered");
+}
+
+#[test]
+fn the_right_password_authenticates() {
+    let events = framework()
+        .given(registered())
+        .when(PersonCommand::AuthenticateWithPassword(AuthenticateWithPassword {
+            password: Password::new("CorrectHorse".into()),
+            at: Utc::now(),
+        }))
+        .inspect_result()
+        .unwrap();
+    assert!(matches!(events[..], [PersonEvent::PersonAuthenticated { .. }]));
+}
+
+#[test]
+fn a_wrong_password_records_nothing() {
+    framework()
+        .given(registered())
+        .when(PersonCommand::AuthenticateWithPassword(AuthenticateWithPassword {
+            password: Password::new("WrongHorse".into()),
+            at: Utc::now(),
+        }))
+        .then_expect_error_message("the credentials are not valid");
+}
+
+#[test]
+fn nobody_authenticates_as_an_unregistered_person() {
+    framework()
+        .given_no_previous_events()
+        .when(PersonCommand::AuthenticateWithPassword(AuthenticateWithPassword {
+            password: Password::new("CorrectHorse".into()),
+            at: Utc::now(),
+        }))
+        .then_expect_error_message("no such person");
+}
+
+fn confirm(key: &str) -> PersonCommand {
+    PersonCommand::ConfirmEmailAddress(ConfirmEmailAddress { key: key.into(), at: Utc::now() })
+}
+
+#[test]
+fn the_mailed_key_verifies_the_address_in_any_case() {
+    let events = framework().given(registered()).when(confirm("k3y9ab")).inspect_result().unwrap();
+    let [PersonEvent::EmailAddressVerified { address, .. }] = &events[..] else {
+        panic!("expected EmailAddressVerified, got {events:?}");
+    };
+    assert_eq!(address.get().unwrap(), "Bob@example.org");
+}
+
+#[test]
+fn a_wrong_used_or_expired_key_verifies_nothing() {
+    let message = "the verification key is not known or has expired";
+    framework().given(registered()).when(confirm("WRONG1")).then_expect_error_message(message);
+
+    let expired = registered_with_key_expiring(in_minutes(-1));
+    framework().given(expired).when(confirm("K3Y9AB")).then_expect_error_message(message);
+
+    let mut used = registered();
+    used.push(PersonEvent::EmailAddressVerified {
+        address: Sealed::new("p1", "bob@example.org".to_string()),
+        verified_at: Utc::now(),
+    });
+    framework().given(used).when(confirm("K3Y9AB")).then_expect_error_message(message);
+}
+
+#[test]
+fn updating_the_profile_records_only_what_was_given() {
+    let events = framework()
+        .given(registered())
+        .when(PersonCommand::UpdateProfile(UpdateProfile {
+            locale: Some(Locale::FrFr),
+            ..Default::default()
+        }))
+        .inspect_result()
+        .unwrap();
+    assert_eq!(
+        events,
+        vec![PersonEvent::ProfileUpdated { name: None, locale: Some(Locale::FrFr), time_zone: None }]
+    );
+
+    framework()
+        .given(registered())
+        .when(PersonCommand::UpdateProfile(UpdateProfile::default()))
+        .then_expect_events(vec![]);
+}
+
+#[test]
+fn erased_data_replays_without_error() {
+    let erased: Sealed<String> =
+        serde_json::from_value(serde_json::json!({"sealedFor": "p1", "erased": true})).unwrap();
+    let mut person = Person::default();
+    cqrs_es::Aggregate::apply(
+        &mut person,
+        PersonEvent::PersonRegistered {
+            uid: "p1".into(),
+            address: erased.clone(),
+            password_hash: erased,
+            name: None,
+            locale: Locale::EnUs,
+            time_zone: "UTC".into(),
+            registered_at: Utc::now(),
+        },
+    );
+    assert!(person.emails().is_empty());
+}
