@@ -70,7 +70,15 @@ mod tests {
 
     #[test]
     fn refuses_malformed_addresses() {
-        for raw in ["", "bob", "@example.org", "bob@", "bob@localhost", "bob @x.org", "a@b@c.de"] {
+        for raw in [
+            "",
+            "bob",
+            "@example.org",
+            "bob@",
+            "bob@localhost",
+            "bob @x.org",
+            "a@b@c.de",
+        ] {
             assert!(EmailAddress::parse(raw).is_err(), "{raw} accepted");
         }
         assert!(EmailAddress::parse(&format!("{}@x.org", "a".repeat(250))).is_err());

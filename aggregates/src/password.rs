@@ -57,7 +57,10 @@ mod tests {
 
     #[test]
     fn policy_bounds_length_in_characters_and_bytes() {
-        assert_eq!(Password::new("short".into()).check_policy(), Err(WeakPassword::TooShort));
+        assert_eq!(
+            Password::new("short".into()).check_policy(),
+            Err(WeakPassword::TooShort)
+        );
         assert!(Password::new("long enough".into()).check_policy().is_ok());
         let too_long = Password::new("ü".repeat(37));
         assert_eq!(too_long.check_policy(), Err(WeakPassword::TooLong));

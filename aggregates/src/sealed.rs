@@ -37,7 +37,10 @@ pub struct Sealed<T> {
 impl<T> Sealed<T> {
     /// Marks `value` as personal data of `owner` (a person's uid).
     pub fn new(owner: impl Into<String>, value: T) -> Self {
-        Self { owner: owner.into(), value: Some(value) }
+        Self {
+            owner: owner.into(),
+            value: Some(value),
+        }
     }
 
     /// The value, or `None` once its owner has been erased.
@@ -63,7 +66,11 @@ impl<T> Sealed<T> {
 
 impl<T> fmt::Debug for Sealed<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let state = if self.value.is_some() { "***" } else { "erased" };
+        let state = if self.value.is_some() {
+            "***"
+        } else {
+            "erased"
+        };
         write!(f, "Sealed({}: {state})", self.owner)
     }
 }
@@ -84,8 +91,12 @@ fn none<T>() -> Option<T> {
 
 impl<T: Serialize> Serialize for Sealed<T> {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        Wire { owner: self.owner.clone(), value: self.value.as_ref(), erased: self.is_erased() }
-            .serialize(serializer)
+        Wire {
+            owner: self.owner.clone(),
+            value: self.value.as_ref(),
+            erased: self.is_erased(),
+        }
+        .serialize(serializer)
     }
 }
 
@@ -93,9 +104,14 @@ impl<'de, T: DeserializeOwned> Deserialize<'de> for Sealed<T> {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         let wire = Wire::<T>::deserialize(deserializer)?;
         if wire.value.is_none() && !wire.erased {
-            return Err(serde::de::Error::custom("sealed value is neither opened nor erased"));
+            return Err(serde::de::Error::custom(
+                "sealed value is neither opened nor erased",
+            ));
         }
-        Ok(Self { owner: wire.owner, value: wire.value })
+        Ok(Self {
+            owner: wire.owner,
+            value: wire.value,
+        })
     }
 }
 
@@ -119,7 +135,9 @@ impl PersonKey {
     /// Draws a fresh random key.
     pub fn generate() -> Result<Self, SealError> {
         let mut bytes = [0u8; KEY_LEN];
-        SystemRandom::new().fill(&mut bytes).map_err(|_| SealError::Crypto)?;
+        SystemRandom::new()
+            .fill(&mut bytes)
+            .map_err(|_| SealError::Crypto)?;
         Ok(Self::Live(Box::new(bytes)))
     }
 
@@ -156,10 +174,10 @@ pub enum SealError {
 pub fn owners_in(document: &Value) -> Vec<String> {
     let mut owners = Vec::new();
     visit_sealed(document, &mut |object| {
-        if let Some(Value::String(owner)) = object.get(OWNER_FIELD) {
-            if !owners.contains(owner) {
-                owners.push(owner.clone());
-            }
+        if let Some(Value::String(owner)) = object.get(OWNER_FIELD)
+            && !owners.contains(owner)
+        {
+            owners.push(owner.clone());
         }
     });
     owners
@@ -180,10 +198,12 @@ fn transform_sealed(
 ) -> Result<(), SealError> {
     match value {
         Value::Object(object) if object.contains_key(OWNER_FIELD) => transform(object),
-        Value::Object(object) => {
-            object.values_mut().try_for_each(|v| transform_sealed(v, transform))
-        }
-        Value::Array(items) => items.iter_mut().try_for_each(|v| transform_sealed(v, transform)),
+        Value::Object(object) => object
+            .values_mut()
+            .try_for_each(|v| transform_sealed(v, transform)),
+        Value::Array(items) => items
+            .iter_mut()
+            .try_for_each(|v| transform_sealed(v, transform)),
         _ => Ok(()),
     }
 }
@@ -192,11 +212,17 @@ fn transform_sealed(
 /// owner's key is destroyed is written as erased: it is never stored in clear.
 pub fn seal_json(document: &mut Value, keys: &KeyRing) -> Result<(), SealError> {
     transform_sealed(document, &mut |object| {
-        let Some(plain) = object.remove(VALUE_FIELD) else { return Ok(()) };
+        let Some(plain) = object.remove(VALUE_FIELD) else {
+            return Ok(());
+        };
         let owner = owner_of(object)?;
         match keys.get(&owner).ok_or(SealError::MissingKey)? {
             PersonKey::Live(key) => {
-                let ciphertext = encrypt(key, &owner, &serde_json::to_vec(&plain).map_err(|_| SealError::Malformed)?)?;
+                let ciphertext = encrypt(
+                    key,
+                    &owner,
+                    &serde_json::to_vec(&plain).map_err(|_| SealError::Malformed)?,
+                )?;
                 object.insert(CIPHERTEXT_FIELD.into(), Value::String(ciphertext));
             }
             PersonKey::Destroyed => {
@@ -229,6 +255,40 @@ pub fn open_json(document: &mut Value, keys: &KeyRing) -> Result<(), SealError> 
     })
 }
 
+/// Marks string fields of event metadata (a flat map of strings) as personal
+/// data of `owner`, ready for [`seal_json`].
+pub fn mark_metadata(metadata: &mut Value, owner: &str, fields: &[&str]) {
+    let Value::Object(map) = metadata else { return };
+    for field in fields {
+        if let Some(Value::String(plain)) = map.remove(*field) {
+            let marked = serde_json::json!({ OWNER_FIELD: owner, VALUE_FIELD: plain });
+            map.insert((*field).to_string(), marked);
+        }
+    }
+}
+
+/// Opens sealed metadata fields and turns them back into plain strings; a
+/// field whose owner is erased is left out.
+pub fn open_metadata(metadata: &mut Value, keys: &KeyRing) -> Result<(), SealError> {
+    open_json(metadata, keys)?;
+    let Value::Object(map) = metadata else {
+        return Ok(());
+    };
+    let sealed_fields: Vec<String> = map
+        .iter()
+        .filter(|(_, v)| v.get(OWNER_FIELD).is_some())
+        .map(|(k, _)| k.clone())
+        .collect();
+    for field in sealed_fields {
+        if let Some(Value::Object(mut object)) = map.remove(&field)
+            && let Some(value) = object.remove(VALUE_FIELD)
+        {
+            map.insert(field, value);
+        }
+    }
+    Ok(())
+}
+
 fn owner_of(object: &Map<String, Value>) -> Result<String, SealError> {
     match object.get(OWNER_FIELD) {
         Some(Value::String(owner)) => Ok(owner.clone()),
@@ -245,7 +305,9 @@ fn cipher(key: &[u8; KEY_LEN]) -> Result<LessSafeKey, SealError> {
 /// data so that a ciphertext moved to another person's event fails to open.
 fn encrypt(key: &[u8; KEY_LEN], owner: &str, plain: &[u8]) -> Result<String, SealError> {
     let mut nonce = [0u8; NONCE_LEN];
-    SystemRandom::new().fill(&mut nonce).map_err(|_| SealError::Crypto)?;
+    SystemRandom::new()
+        .fill(&mut nonce)
+        .map_err(|_| SealError::Crypto)?;
     let mut buffer = plain.to_vec();
     cipher(key)?
         .seal_in_place_append_tag(
@@ -289,7 +351,10 @@ mod tests {
 
     #[test]
     fn sealed_documents_hold_no_plaintext_and_open_again() {
-        let event = Event { address: Sealed::new("p1", "bob@example.org".into()), count: 3 };
+        let event = Event {
+            address: Sealed::new("p1", "bob@example.org".into()),
+            count: 3,
+        };
         let keys = ring("p1", PersonKey::generate().unwrap());
         let mut document = serde_json::to_value(&event).unwrap();
         assert_eq!(owners_in(&document), vec!["p1".to_string()]);
@@ -303,7 +368,10 @@ mod tests {
 
     #[test]
     fn a_destroyed_key_reads_as_erased_data() {
-        let event = Event { address: Sealed::new("p1", "bob@example.org".into()), count: 3 };
+        let event = Event {
+            address: Sealed::new("p1", "bob@example.org".into()),
+            count: 3,
+        };
         let mut document = serde_json::to_value(&event).unwrap();
         seal_json(&mut document, &ring("p1", PersonKey::generate().unwrap())).unwrap();
 
@@ -317,7 +385,10 @@ mod tests {
     fn sealing_for_a_destroyed_key_stores_nothing() {
         let mut document = json!({"name": {"sealedFor": "p1", "value": "Bob"}});
         seal_json(&mut document, &ring("p1", PersonKey::Destroyed)).unwrap();
-        assert_eq!(document, json!({"name": {"sealedFor": "p1", "erased": true}}));
+        assert_eq!(
+            document,
+            json!({"name": {"sealedFor": "p1", "erased": true}})
+        );
     }
 
     #[test]
@@ -326,7 +397,28 @@ mod tests {
         let mut document = json!({"name": {"sealedFor": "p1", "value": "Bob"}});
         seal_json(&mut document, &ring("p1", key.clone())).unwrap();
         document["name"]["sealedFor"] = json!("p2");
-        assert!(matches!(open_json(&mut document, &ring("p2", key)), Err(SealError::Crypto)));
+        assert!(matches!(
+            open_json(&mut document, &ring("p2", key)),
+            Err(SealError::Crypto)
+        ));
+    }
+
+    #[test]
+    fn metadata_fields_seal_and_open_back_to_strings() {
+        let keys = ring("p1", PersonKey::generate().unwrap());
+        let mut metadata = json!({"actor": "p1", "client_address": "192.0.2.7"});
+        mark_metadata(&mut metadata, "p1", &["client_address"]);
+        seal_json(&mut metadata, &keys).unwrap();
+        assert!(!metadata.to_string().contains("192.0.2.7"));
+
+        let mut erased = metadata.clone();
+        open_metadata(&mut metadata, &keys).unwrap();
+        assert_eq!(
+            metadata,
+            json!({"actor": "p1", "client_address": "192.0.2.7"})
+        );
+        open_metadata(&mut erased, &ring("p1", PersonKey::Destroyed)).unwrap();
+        assert_eq!(erased, json!({"actor": "p1"}));
     }
 
     #[test]

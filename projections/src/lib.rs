@@ -1,1 +1,15 @@
+//! The read side of Skalio ID: reading the event store in one global order,
+//! the projector that keeps every consumer caught up with checkpoints, the
+//! read models and their queries, outgoing mail, and the key vault that
+//! opens sealed personal data.
 #![forbid(unsafe_code)]
+
+pub mod email_view;
+pub mod event_log;
+pub mod mail;
+pub mod position;
+pub mod profile_view;
+pub mod projector;
+pub mod vault;
+
+pub use position::Position;

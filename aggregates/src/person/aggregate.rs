@@ -53,7 +53,9 @@ impl Person {
 
     fn email_mut(&mut self, address: &str) -> Option<&mut EmailState> {
         let wanted = canonical(address);
-        self.emails.iter_mut().find(|e| canonical(&e.address) == wanted)
+        self.emails
+            .iter_mut()
+            .find(|e| canonical(&e.address) == wanted)
     }
 }
 
@@ -86,16 +88,28 @@ impl Aggregate for Person {
 
     fn apply(&mut self, event: PersonEvent) {
         match event {
-            PersonEvent::PersonRegistered { uid, address, password_hash, .. } => {
+            PersonEvent::PersonRegistered {
+                uid,
+                address,
+                password_hash,
+                ..
+            } => {
                 self.uid = Some(uid);
                 self.password_hash = password_hash.into_inner();
                 if let Some(address) = address.into_inner() {
-                    self.emails.push(EmailState { address, is_verified: false, is_primary: true });
+                    self.emails.push(EmailState {
+                        address,
+                        is_verified: false,
+                        is_primary: true,
+                    });
                 }
             }
-            PersonEvent::EmailVerificationRequested { address, key, expires_at, .. } => {
-                self.apply_verification_requested(address, key, expires_at)
-            }
+            PersonEvent::EmailVerificationRequested {
+                address,
+                key,
+                expires_at,
+                ..
+            } => self.apply_verification_requested(address, key, expires_at),
             PersonEvent::EmailAddressVerified { address, .. } => {
                 self.apply_address_verified(address)
             }
@@ -119,8 +133,13 @@ impl Person {
         check_time_zone(&c.time_zone)?;
 
         let claim = services.claim_email(&address.canonical(), &c.uid).await;
-        claim.map_err(service_failed)?.map_err(|_| PersonError::EmailAddressInUse)?;
-        let hash = services.hash_password(&c.password).await.map_err(service_failed)?;
+        claim
+            .map_err(service_failed)?
+            .map_err(|_| PersonError::EmailAddressInUse)?;
+        let hash = services
+            .hash_password(&c.password)
+            .await
+            .map_err(service_failed)?;
 
         let sealed = |value: String| Sealed::new(c.uid.clone(), value);
         Ok(vec![
@@ -148,8 +167,14 @@ impl Person {
         services: &dyn PersonServices,
     ) -> Result<Vec<PersonEvent>, PersonError> {
         self.uid()?;
-        let hash = self.password_hash.as_deref().ok_or(PersonError::NoPassword)?;
-        let valid = services.verify_password(&c.password, hash).await.map_err(service_failed)?;
+        let hash = self
+            .password_hash
+            .as_deref()
+            .ok_or(PersonError::NoPassword)?;
+        let valid = services
+            .verify_password(&c.password, hash)
+            .await
+            .map_err(service_failed)?;
         if !valid {
             return Err(PersonError::InvalidCredentials);
         }
@@ -198,13 +223,21 @@ impl Person {
             return;
         };
         // Asking again renders every earlier key for the address void.
-        self.pending.retain(|p| canonical(&p.address) != canonical(&address));
-        self.pending.push(PendingVerification { address, key, expires_at });
+        self.pending
+            .retain(|p| canonical(&p.address) != canonical(&address));
+        self.pending.push(PendingVerification {
+            address,
+            key,
+            expires_at,
+        });
     }
 
     fn apply_address_verified(&mut self, address: Sealed<String>) {
-        let Some(address) = address.into_inner() else { return };
-        self.pending.retain(|p| canonical(&p.address) != canonical(&address));
+        let Some(address) = address.into_inner() else {
+            return;
+        };
+        self.pending
+            .retain(|p| canonical(&p.address) != canonical(&address));
         if let Some(email) = self.email_mut(&address) {
             email.is_verified = true;
         }
@@ -222,7 +255,11 @@ fn check_name(name: &str) -> Result<String, PersonError> {
 fn check_time_zone(time_zone: &str) -> Result<(), PersonError> {
     let known = time_zone.chars().count() <= MAX_TIME_ZONE_CHARS
         && time_zone.parse::<chrono_tz::Tz>().is_ok();
-    if known { Ok(()) } else { Err(PersonError::UnknownTimeZone(time_zone.to_string())) }
+    if known {
+        Ok(())
+    } else {
+        Err(PersonError::UnknownTimeZone(time_zone.to_string()))
+    }
 }
 
 fn service_failed(failure: super::services::ServiceFailure) -> PersonError {

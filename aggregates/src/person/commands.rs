@@ -6,12 +6,24 @@ use crate::locale::Locale;
 use crate::password::Password;
 
 /// Every command the Person aggregate handles.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub enum PersonCommand {
     Register(RegisterPerson),
     AuthenticateWithPassword(AuthenticateWithPassword),
     ConfirmEmailAddress(ConfirmEmailAddress),
     UpdateProfile(UpdateProfile),
+}
+
+impl PersonCommand {
+    /// The command's name, for logs and spans.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Self::Register(_) => "RegisterPerson",
+            Self::AuthenticateWithPassword(_) => "AuthenticateWithPassword",
+            Self::ConfirmEmailAddress(_) => "ConfirmEmailAddress",
+            Self::UpdateProfile(_) => "UpdateProfile",
+        }
+    }
 }
 
 /// A key mailed to an address to prove control over it. The caller draws it
@@ -23,7 +35,7 @@ pub struct VerificationKey {
 }
 
 /// Signs a new person up with a password and a first, unverified address.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct RegisterPerson {
     /// The new person's uid, which is also the aggregate id.
     pub uid: String,
@@ -37,14 +49,14 @@ pub struct RegisterPerson {
 }
 
 /// Checks a password presented at login.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct AuthenticateWithPassword {
     pub password: Password,
     pub at: DateTime<Utc>,
 }
 
 /// Completes the verification of an address with the mailed key.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct ConfirmEmailAddress {
     pub key: String,
     pub at: DateTime<Utc>,
@@ -52,7 +64,7 @@ pub struct ConfirmEmailAddress {
 
 /// Changes the fields a person may change about themselves; `None` keeps a
 /// field as it is.
-#[derive(Debug, Default)]
+#[derive(Debug, Clone, Default)]
 pub struct UpdateProfile {
     pub name: Option<String>,
     pub locale: Option<Locale>,

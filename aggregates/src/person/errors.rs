@@ -16,7 +16,10 @@ pub enum PersonError {
     EmailAddressInUse,
     #[error(transparent)]
     WeakPassword(#[from] WeakPassword),
-    #[error("the name must not be longer than {} characters", super::MAX_NAME_CHARS)]
+    #[error(
+        "the name must not be longer than {} characters",
+        super::MAX_NAME_CHARS
+    )]
     NameTooLong,
     #[error("'{0}' is not a known time zone")]
     UnknownTimeZone(String),

@@ -52,7 +52,10 @@ fn register(address: &str, password: &str) -> PersonCommand {
         name: Some(" Bob ".into()),
         locale: Locale::DeDe,
         time_zone: "Europe/Berlin".into(),
-        verification: VerificationKey { key: "K3Y9AB".into(), expires_at: in_minutes(60) },
+        verification: VerificationKey {
+            key: "K3Y9AB".into(),
+            expires_at: in_minutes(60),
+        },
         at: Utc::now(),
     })
 }
@@ -94,20 +97,40 @@ fn registering_records_the_person_and_asks_for_verification() {
         .inspect_result()
         .unwrap();
     assert_eq!(events.len(), 2);
-    let PersonEvent::PersonRegistered { name, password_hash, .. } = &events[0] else {
+    let PersonEvent::PersonRegistered {
+        name,
+        password_hash,
+        ..
+    } = &events[0]
+    else {
         panic!("expected PersonRegistered, got {:?}", events[0]);
     };
     assert_eq!(name.as_ref().unwrap().get().unwrap(), "Bob");
     assert_eq!(password_hash.get().unwrap(), "hashed:CorrectHorse");
-    assert!(matches!(events[1], PersonEvent::EmailVerificationRequested { .. }));
+    assert!(matches!(
+        events[1],
+        PersonEvent::EmailVerificationRequested { .. }
+    ));
 }
 
 #[test]
 fn registering_refuses_bad_input() {
     let cases = [
-        ("not-an-address", "CorrectHorse", "'not-an-address' is not a valid email address"),
-        ("bob@example.org", "short", "the password must have at least 8 characters"),
-        ("taken@example.org", "CorrectHorse", "the email address is already in use"),
+        (
+            "not-an-address",
+            "CorrectHorse",
+            "'not-an-address' is not a valid email address",
+        ),
+        (
+            "bob@example.org",
+            "short",
+            "the password must have at least 8 characters",
+        ),
+        (
+            "taken@example.org",
+            "CorrectHorse",
+            "the email address is already in use",
+        ),
     ];
     for (address, password, message) in cases {
         framework()
@@ -150,23 +173,30 @@ fn a_person_registers_once() {
 fn the_right_password_authenticates() {
     let events = framework()
         .given(registered())
-        .when(PersonCommand::AuthenticateWithPassword(AuthenticateWithPassword {
-            password: Password::new("CorrectHorse".into()),
-            at: Utc::now(),
-        }))
+        .when(PersonCommand::AuthenticateWithPassword(
+            AuthenticateWithPassword {
+                password: Password::new("CorrectHorse".into()),
+                at: Utc::now(),
+            },
+        ))
         .inspect_result()
         .unwrap();
-    assert!(matches!(events[..], [PersonEvent::PersonAuthenticated { .. }]));
+    assert!(matches!(
+        events[..],
+        [PersonEvent::PersonAuthenticated { .. }]
+    ));
 }
 
 #[test]
 fn a_wrong_password_records_nothing() {
     framework()
         .given(registered())
-        .when(PersonCommand::AuthenticateWithPassword(AuthenticateWithPassword {
-            password: Password::new("WrongHorse".into()),
-            at: Utc::now(),
-        }))
+        .when(PersonCommand::AuthenticateWithPassword(
+            AuthenticateWithPassword {
+                password: Password::new("WrongHorse".into()),
+                at: Utc::now(),
+            },
+        ))
         .then_expect_error_message("the credentials are not valid");
 }
 
@@ -174,20 +204,29 @@ fn a_wrong_password_records_nothing() {
 fn nobody_authenticates_as_an_unregistered_person() {
     framework()
         .given_no_previous_events()
-        .when(PersonCommand::AuthenticateWithPassword(AuthenticateWithPassword {
-            password: Password::new("CorrectHorse".into()),
-            at: Utc::now(),
-        }))
+        .when(PersonCommand::AuthenticateWithPassword(
+            AuthenticateWithPassword {
+                password: Password::new("CorrectHorse".into()),
+                at: Utc::now(),
+            },
+        ))
         .then_expect_error_message("no such person");
 }
 
 fn confirm(key: &str) -> PersonCommand {
-    PersonCommand::ConfirmEmailAddress(ConfirmEmailAddress { key: key.into(), at: Utc::now() })
+    PersonCommand::ConfirmEmailAddress(ConfirmEmailAddress {
+        key: key.into(),
+        at: Utc::now(),
+    })
 }
 
 #[test]
 fn the_mailed_key_verifies_the_address_in_any_case() {
-    let events = framework().given(registered()).when(confirm("k3y9ab")).inspect_result().unwrap();
+    let events = framework()
+        .given(registered())
+        .when(confirm("k3y9ab"))
+        .inspect_result()
+        .unwrap();
     let [PersonEvent::EmailAddressVerified { address, .. }] = &events[..] else {
         panic!("expected EmailAddressVerified, got {events:?}");
     };
@@ -197,17 +236,26 @@ fn the_mailed_key_verifies_the_address_in_any_case() {
 #[test]
 fn a_wrong_used_or_expired_key_verifies_nothing() {
     let message = "the verification key is not known or has expired";
-    framework().given(registered()).when(confirm("WRONG1")).then_expect_error_message(message);
+    framework()
+        .given(registered())
+        .when(confirm("WRONG1"))
+        .then_expect_error_message(message);
 
     let expired = registered_with_key_expiring(in_minutes(-1));
-    framework().given(expired).when(confirm("K3Y9AB")).then_expect_error_message(message);
+    framework()
+        .given(expired)
+        .when(confirm("K3Y9AB"))
+        .then_expect_error_message(message);
 
     let mut used = registered();
     used.push(PersonEvent::EmailAddressVerified {
         address: Sealed::new("p1", "bob@example.org".to_string()),
         verified_at: Utc::now(),
     });
-    framework().given(used).when(confirm("K3Y9AB")).then_expect_error_message(message);
+    framework()
+        .given(used)
+        .when(confirm("K3Y9AB"))
+        .then_expect_error_message(message);
 }
 
 #[test]
@@ -222,7 +270,11 @@ fn updating_the_profile_records_only_what_was_given() {
         .unwrap();
     assert_eq!(
         events,
-        vec![PersonEvent::ProfileUpdated { name: None, locale: Some(Locale::FrFr), time_zone: None }]
+        vec![PersonEvent::ProfileUpdated {
+            name: None,
+            locale: Some(Locale::FrFr),
+            time_zone: None
+        }]
     );
 
     framework()

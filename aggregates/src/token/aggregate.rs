@@ -21,6 +21,15 @@ pub enum TokenCommand {
     IssueIdToken(IssueIdToken),
 }
 
+impl TokenCommand {
+    /// The command's name, for logs and spans.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Self::IssueIdToken(_) => "IssueIdToken",
+        }
+    }
+}
+
 /// Records a newly issued ID token for a person.
 #[derive(Debug)]
 pub struct IssueIdToken {
@@ -102,7 +111,9 @@ impl Aggregate for Token {
     }
 
     fn apply(&mut self, event: TokenEvent) {
-        let TokenEvent::IdTokenIssued { person, expires_at, .. } = event;
+        let TokenEvent::IdTokenIssued {
+            person, expires_at, ..
+        } = event;
         self.person = Some(person);
         self.expires_at = Some(expires_at);
     }

@@ -23,7 +23,9 @@ fn issuing_records_the_token_with_sealed_client_details() {
         .given_no_previous_events()
         .when(TokenCommand::IssueIdToken(command));
     let events = result.inspect_result().unwrap();
-    let TokenEvent::IdTokenIssued { person, user_agent, .. } = &events[0];
+    let TokenEvent::IdTokenIssued {
+        person, user_agent, ..
+    } = &events[0];
     assert_eq!(person, "p1");
     assert_eq!(user_agent.as_ref().unwrap().owner(), "p1");
 }

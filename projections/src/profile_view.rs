@@ -1,0 +1,119 @@
+//! `profile_view_v1`: a person's own profile fields, as GET /profile shows
+//! them. Addresses are in [`crate::email_view`].
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use skalio_id_aggregates::person::{Person, PersonEvent};
+use skalio_id_aggregates::sealed::Sealed;
+use sqlx::{FromRow, PgConnection, PgExecutor};
+
+use crate::event_log::StoredEvent;
+use crate::projector::{Projection, ProjectionError};
+
+/// The projection that keeps `profile_view_v1`.
+pub struct ProfileView;
+
+/// One row of the profile read model.
+#[derive(Debug, Clone, FromRow)]
+pub struct ProfileRow {
+    pub person_id: String,
+    pub name: Option<String>,
+    pub locale: String,
+    pub time_zone: String,
+    pub has_avatar: bool,
+    pub created_at: DateTime<Utc>,
+    pub last_login_at: Option<DateTime<Utc>>,
+}
+
+/// The profile of `person_id`, if such a person exists.
+pub async fn find<'e>(
+    db: impl PgExecutor<'e>,
+    person_id: &str,
+) -> Result<Option<ProfileRow>, sqlx::Error> {
+    sqlx::query_as("SELECT * FROM profile_view_v1 WHERE person_id = $1")
+        .bind(person_id)
+        .fetch_optional(db)
+        .await
+}
+
+fn opened(name: Option<Sealed<String>>) -> Option<String> {
+    name.and_then(Sealed::into_inner)
+}
+
+#[async_trait]
+impl Projection for ProfileView {
+    fn name(&self) -> &'static str {
+        "profile_view_v1"
+    }
+
+    async fn apply(
+        &self,
+        db: &mut PgConnection,
+        event: &StoredEvent,
+    ) -> Result<(), ProjectionError> {
+        if event.aggregate_type != <Person as cqrs_es::Aggregate>::TYPE {
+            return Ok(());
+        }
+        let person = &event.aggregate_id;
+        match event.decode::<PersonEvent>()? {
+            PersonEvent::PersonRegistered {
+                name,
+                locale,
+                time_zone,
+                registered_at,
+                ..
+            } => {
+                sqlx::query(
+                    "INSERT INTO profile_view_v1 (person_id, name, locale, time_zone, created_at)
+                     VALUES ($1, $2, $3, $4, $5)",
+                )
+                .bind(person)
+                .bind(opened(name))
+                .bind(locale.as_str())
+                .bind(time_zone)
+                .bind(registered_at)
+                .execute(db)
+                .await?;
+            }
+            PersonEvent::PersonAuthenticated {
+                authenticated_at, ..
+            } => {
+                sqlx::query("UPDATE profile_view_v1 SET last_login_at = $2 WHERE person_id = $1")
+                    .bind(person)
+                    .bind(authenticated_at)
+                    .execute(db)
+                    .await?;
+            }
+            PersonEvent::ProfileUpdated {
+                name,
+                locale,
+                time_zone,
+            } => {
+                sqlx::query(
+                    "UPDATE profile_view_v1
+                        SET name = CASE WHEN $2 THEN $3 ELSE name END,
+                            locale = coalesce($4, locale),
+                            time_zone = coalesce($5, time_zone)
+                      WHERE person_id = $1",
+                )
+                .bind(person)
+                .bind(name.is_some())
+                .bind(opened(name))
+                .bind(locale.map(|l| l.as_str()))
+                .bind(time_zone)
+                .execute(db)
+                .await?;
+            }
+            PersonEvent::EmailVerificationRequested { .. }
+            | PersonEvent::EmailAddressVerified { .. } => {}
+        }
+        Ok(())
+    }
+
+    async fn reset(&self, db: &mut PgConnection) -> Result<(), ProjectionError> {
+        sqlx::query("DELETE FROM profile_view_v1")
+            .execute(db)
+            .await?;
+        Ok(())
+    }
+}

@@ -1,0 +1,103 @@
+//! The command line: `serve` (the default), `migrate`, and `rebuild` for
+//! admins who rebuild read models from the event store.
+
+use std::path::PathBuf;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use tokio::net::TcpListener;
+use tracing::info;
+
+use crate::config::Settings;
+use crate::{app, db};
+
+#[derive(Parser)]
+#[command(name = "skalio-id", version, about = "Skalio ID API v3")]
+pub struct Cli {
+    /// A TOML configuration file (also SKALIO_ID_CONFIG).
+    #[arg(long, global = true)]
+    config: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve the API (the default).
+    Serve,
+    /// Apply database migrations and exit.
+    Migrate,
+    /// Rebuild read models from the whole event store.
+    Rebuild {
+        /// Projections to rebuild; all read models when none is named.
+        projections: Vec<String>,
+        /// No progress bar.
+        #[arg(long)]
+        quiet: bool,
+    },
+}
+
+/// Runs the command line.
+pub async fn run(cli: Cli) -> anyhow::Result<()> {
+    let settings = Settings::load(cli.config.as_deref()).context("invalid configuration")?;
+    let database = db::open(&settings).await?;
+    db::migrate(&database.pool).await?;
+    let outcome = match cli.command.unwrap_or(Command::Serve) {
+        Command::Serve => serve(settings, database.pool.clone()).await,
+        Command::Migrate => {
+            info!("migrations applied");
+            Ok(())
+        }
+        Command::Rebuild { projections, quiet } => {
+            rebuild(settings, database.pool.clone(), &projections, !quiet).await
+        }
+    };
+    database.pool.close().await;
+    if let Some(embedded) = database.embedded {
+        embedded.stop().await?;
+    }
+    outcome
+}
+
+async fn serve(settings: Settings, pool: sqlx::PgPool) -> anyhow::Result<()> {
+    let listen = settings.http.listen;
+    let listener = TcpListener::bind(listen)
+        .await
+        .with_context(|| format!("cannot listen on {listen}"))?;
+    let running = app::start(settings, pool, listener).await?;
+    shutdown_signal().await;
+    info!("shutting down");
+    running.stop().await;
+    Ok(())
+}
+
+async fn rebuild(
+    settings: Settings,
+    pool: sqlx::PgPool,
+    names: &[String],
+    progress: bool,
+) -> anyhow::Result<()> {
+    let projector =
+        skalio_id_projections::projector::Projector::new(pool, app::projections(&settings)?);
+    let rebuilt = skalio_id_replay::rebuild(&projector, names, progress).await?;
+    for r in rebuilt {
+        info!(projection = %r.projection, events = r.events, elapsed_ms = r.elapsed.as_millis() as u64, "rebuilt");
+    }
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => drop(signal.recv().await),
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! { _ = ctrl_c => {}, _ = terminate => {} }
+}

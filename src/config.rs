@@ -1,0 +1,192 @@
+//! Configuration: defaults, then a TOML file (`--config` or
+//! `SKALIO_ID_CONFIG`), then environment variables prefixed `SKALIO_ID_`
+//! with `__` between nested keys (`SKALIO_ID_HTTP__LISTEN`). `DATABASE_URL`
+//! is honoured as well.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use figment::Figment;
+use figment::providers::{Env, Format, Serialized, Toml};
+use serde::{Deserialize, Serialize};
+
+/// Every setting of the service.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Settings {
+    /// Folder for the embedded database and mail files.
+    pub data_dir: PathBuf,
+    /// The URL clients reach the service under; links in mail start with it.
+    pub public_url: String,
+    pub http: HttpSettings,
+    pub database: DatabaseSettings,
+    pub mail: MailSettings,
+    pub auth: AuthSettings,
+    pub rate_limits: RateLimitSettings,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct HttpSettings {
+    pub listen: SocketAddr,
+    /// Largest request body accepted, in bytes.
+    pub max_body_bytes: usize,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, Default)]
+#[serde(default, deny_unknown_fields)]
+pub struct DatabaseSettings {
+    /// Unset: an embedded PostgreSQL in `data_dir`.
+    pub url: Option<String>,
+    pub max_connections: Option<u32>,
+    /// Where to find `initdb` and `pg_ctl` for the embedded database.
+    pub embedded_bin_dir: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct MailSettings {
+    /// Unset: mail is written as `.eml` files to `data_dir/mail`.
+    pub smtp_url: Option<String>,
+    pub from: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AuthSettings {
+    pub bcrypt_cost: u32,
+    /// Concurrent bcrypt computations; 0 means one per CPU.
+    pub bcrypt_workers: usize,
+    pub issuer: Option<String>,
+    pub audience: Option<String>,
+    pub id_token_ttl_secs: i64,
+    pub signup_token_ttl_secs: i64,
+    pub access_token_ttl_secs: i64,
+    pub verification_key_ttl_secs: i64,
+    /// How long a signing key signs before a new one takes over.
+    pub key_rotation_secs: i64,
+    /// How long a command waits for the read models before answering anyway.
+    pub read_your_writes_timeout_ms: u64,
+}
+
+/// One leaky bucket: `capacity` drops, draining `drain_per_sec` per second.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BucketSettings {
+    pub capacity: f64,
+    pub drain_per_sec: f64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RateLimitSettings {
+    /// Per email address, on login (the document: 3, one per 15 s).
+    pub login: BucketSettings,
+    /// Per person, on requesting and confirming address verification.
+    pub email_verification: BucketSettings,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            data_dir: PathBuf::from("data"),
+            public_url: "http://127.0.0.1:8080".into(),
+            http: HttpSettings::default(),
+            database: DatabaseSettings::default(),
+            mail: MailSettings::default(),
+            auth: AuthSettings::default(),
+            rate_limits: RateLimitSettings::default(),
+        }
+    }
+}
+
+impl Default for HttpSettings {
+    fn default() -> Self {
+        Self {
+            listen: ([127, 0, 0, 1], 8080).into(),
+            max_body_bytes: 64 * 1024,
+        }
+    }
+}
+
+impl Default for MailSettings {
+    fn default() -> Self {
+        Self {
+            smtp_url: None,
+            from: "Skalio ID <no-reply@skalio-id.invalid>".into(),
+        }
+    }
+}
+
+impl Default for AuthSettings {
+    fn default() -> Self {
+        Self {
+            bcrypt_cost: 12,
+            bcrypt_workers: 0,
+            issuer: None,
+            audience: None,
+            id_token_ttl_secs: 30 * 24 * 3600,
+            signup_token_ttl_secs: 3600,
+            access_token_ttl_secs: 600,
+            verification_key_ttl_secs: 3600,
+            key_rotation_secs: 7 * 24 * 3600,
+            read_your_writes_timeout_ms: 5000,
+        }
+    }
+}
+
+impl Default for RateLimitSettings {
+    fn default() -> Self {
+        Self {
+            login: BucketSettings {
+                capacity: 3.0,
+                drain_per_sec: 1.0 / 15.0,
+            },
+            email_verification: BucketSettings {
+                capacity: 1.0,
+                drain_per_sec: 1.0 / 60.0,
+            },
+        }
+    }
+}
+
+impl Settings {
+    /// Reads the layered configuration.
+    pub fn load(file: Option<&Path>) -> Result<Self, Box<figment::Error>> {
+        let mut figment = Figment::from(Serialized::defaults(Settings::default()));
+        let file = file
+            .map(Path::to_path_buf)
+            .or_else(|| std::env::var_os("SKALIO_ID_CONFIG").map(PathBuf::from));
+        if let Some(file) = file {
+            figment = figment.merge(Toml::file_exact(file));
+        }
+        figment = figment
+            .merge(
+                Env::prefixed("SKALIO_ID_")
+                    .ignore(&["CONFIG", "LOG_FORMAT"])
+                    .split("__"),
+            )
+            .merge(
+                Env::raw()
+                    .only(&["DATABASE_URL"])
+                    .map(|_| "database.url".into()),
+            );
+        figment.extract().map_err(Box::new)
+    }
+
+    /// The `iss` claim: configured, or the public URL.
+    pub fn issuer(&self) -> String {
+        self.auth
+            .issuer
+            .clone()
+            .unwrap_or_else(|| self.public_url.trim_end_matches('/').to_string())
+    }
+
+    /// The `aud` claim: configured, or the issuer followed by `/id`.
+    pub fn audience(&self) -> String {
+        self.auth
+            .audience
+            .clone()
+            .unwrap_or_else(|| format!("{}/id", self.issuer()))
+    }
+}

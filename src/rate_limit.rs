@@ -1,0 +1,60 @@
+//! Leaky buckets in Postgres, shared by every instance. Each request tries to
+//! add a drop; a full bucket refuses it. Buckets drain at a fixed rate.
+
+use axum::http::{HeaderMap, HeaderValue};
+use sqlx::PgPool;
+
+use crate::config::BucketSettings;
+
+/// The outcome of one attempt to add a drop.
+#[derive(Debug, Clone, Copy)]
+pub struct BucketState {
+    pub accepted: bool,
+    pub capacity: f64,
+    pub level: f64,
+    /// Seconds until a drop fits again (0 when accepted).
+    pub retry_after_secs: u64,
+}
+
+impl BucketState {
+    /// `X-RateLimit-Limit` and `X-RateLimit-Remaining`, as the document names them.
+    pub fn headers(&self) -> HeaderMap {
+        let mut headers = HeaderMap::new();
+        let remaining = (self.capacity - self.level).floor().max(0.0) as u64;
+        headers.insert(
+            "x-ratelimit-limit",
+            HeaderValue::from(self.capacity.floor() as u64),
+        );
+        headers.insert("x-ratelimit-remaining", HeaderValue::from(remaining));
+        headers
+    }
+}
+
+/// Adds a drop to `bucket`, atomically: concurrent requests on any instance
+/// see one consistent level.
+pub async fn add_drop(
+    pool: &PgPool,
+    bucket: &str,
+    settings: BucketSettings,
+) -> Result<BucketState, sqlx::Error> {
+    let (level, accepted): (f64, bool) =
+        sqlx::query_as("SELECT new_level, is_accepted FROM rate_limit_add_drop($1, $2, $3)")
+            .bind(bucket)
+            .bind(settings.capacity)
+            .bind(settings.drain_per_sec)
+            .fetch_one(pool)
+            .await?;
+    let retry_after_secs = if accepted {
+        0
+    } else {
+        ((level + 1.0 - settings.capacity) / settings.drain_per_sec)
+            .ceil()
+            .max(1.0) as u64
+    };
+    Ok(BucketState {
+        accepted,
+        capacity: settings.capacity,
+        level,
+        retry_after_secs,
+    })
+}
