@@ -26,8 +26,9 @@ use crate::error::ApiError;
 
 /// Metadata fields that are personal data of the acting person.
 const PERSONAL_METADATA: &[&str] = &["client_address", "user_agent"];
-/// How often a command is retried when another wrote the aggregate first.
-const CONFLICT_RETRIES: usize = 3;
+/// How often a command is retried when another wrote the aggregate first;
+/// enough for a burst of concurrent requests by one person.
+const CONFLICT_RETRIES: u32 = 16;
 
 /// A postgres-es repository that seals personal data before it is written
 /// and opens it after it is read.

@@ -170,9 +170,8 @@ impl Projector {
             .iter()
             .filter(|r| r.projection.is_read_model())
             .all(|r| {
-                checkpoints
-                    .get(r.projection.name())
-                    .is_some_and(|p| *p >= head)
+                let reached = checkpoints.get(r.projection.name()).copied();
+                reached.unwrap_or(Position::START) >= head
             }))
     }
 

@@ -190,6 +190,12 @@ impl TestApp {
         token_of(response).await
     }
 
+    /// Signs up with a standard password, then logs in.
+    pub async fn login_after_signup(&self, address: &str) -> Response {
+        self.signed_up(address, "CorrectHorse").await;
+        self.login(address, "CorrectHorse").await
+    }
+
     /// Signs up, confirms the address from the mail, logs in, and returns an
     /// ID token and an access token of a verified person.
     pub async fn verified_person(&self, address: &str, password: &str) -> (String, String) {
