@@ -8,12 +8,13 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use tower::ServiceBuilder;
 use tower::layer::util::{Identity, Stack};
+use tower_http::LatencyUnit;
 use tower_http::classify::{ServerErrorsAsFailures, SharedClassifier};
 use tower_http::request_id::{
     MakeRequestUuid, PropagateRequestIdLayer, RequestId, SetRequestIdLayer,
 };
-use tower_http::trace::TraceLayer;
-use tracing::{Span, info_span};
+use tower_http::trace::{DefaultOnResponse, TraceLayer};
+use tracing::{Level, Span, info_span};
 
 use crate::error::ApiError;
 
@@ -32,7 +33,15 @@ type Layers = Stack<
 pub fn observability() -> ServiceBuilder<Layers> {
     ServiceBuilder::new()
         .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
-        .layer(TraceLayer::new_for_http().make_span_with(request_span as RequestSpan))
+        .layer(
+            TraceLayer::new_for_http()
+                .make_span_with(request_span as RequestSpan)
+                .on_response(
+                    DefaultOnResponse::new()
+                        .level(Level::INFO)
+                        .latency_unit(LatencyUnit::Micros),
+                ),
+        )
         .layer(PropagateRequestIdLayer::x_request_id())
 }
 
