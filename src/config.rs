@@ -190,3 +190,49 @@ impl Settings {
             .unwrap_or_else(|| format!("{}/id", self.issuer()))
     }
 }
+
+#[cfg(test)]
+// figment's Jail hands its own, large error type to the closures.
+#[allow(clippy::result_large_err)]
+mod tests {
+    use super::*;
+    use figment::Jail;
+
+    #[test]
+    fn the_file_overrides_defaults_and_the_environment_overrides_the_file() {
+        Jail::expect_with(|jail| {
+            jail.create_file(
+                "skalio.toml",
+                "public_url = \"https://id.example.org\"\n[auth]\nbcrypt_cost = 10\n",
+            )?;
+            jail.set_env("SKALIO_ID_AUTH__BCRYPT_COST", "11");
+            jail.set_env("SKALIO_ID_HTTP__LISTEN", "0.0.0.0:9000");
+            jail.set_env("SKALIO_ID_RATE_LIMITS__LOGIN__CAPACITY", "5");
+            jail.set_env("DATABASE_URL", "postgres://db/skalio");
+
+            let settings = Settings::load(Some(Path::new("skalio.toml"))).expect("valid settings");
+
+            assert_eq!(settings.public_url, "https://id.example.org");
+            assert_eq!(settings.auth.bcrypt_cost, 11);
+            assert_eq!(settings.http.listen.to_string(), "0.0.0.0:9000");
+            assert_eq!(settings.rate_limits.login.capacity, 5.0);
+            assert_eq!(settings.rate_limits.login.drain_per_sec, 1.0 / 15.0);
+            assert_eq!(
+                settings.database.url.as_deref(),
+                Some("postgres://db/skalio")
+            );
+            assert_eq!(settings.issuer(), "https://id.example.org");
+            assert_eq!(settings.audience(), "https://id.example.org/id");
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn unknown_settings_are_refused() {
+        Jail::expect_with(|jail| {
+            jail.set_env("SKALIO_ID_AUTH__BCRYPT_COSTS", "11");
+            assert!(Settings::load(None).is_err());
+            Ok(())
+        });
+    }
+}

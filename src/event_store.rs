@@ -24,7 +24,9 @@ use tracing::{Instrument, info_span, warn};
 
 use crate::error::ApiError;
 
-/// Metadata fields that are personal data of the acting person.
+/// The metadata field naming the person who acted (or was created).
+const ACTOR: &str = "actor";
+/// Metadata fields that are personal data of the actor.
 const PERSONAL_METADATA: &[&str] = &["client_address", "user_agent"];
 /// How often a command is retried when another wrote the aggregate first;
 /// enough for a burst of concurrent requests by one person.
@@ -87,7 +89,7 @@ fn open_event(
 fn mark_personal_metadata(event: &mut SerializedEvent) {
     let person = event
         .metadata
-        .get("person")
+        .get(ACTOR)
         .and_then(Value::as_str)
         .map(str::to_string);
     if let Some(person) = person {
@@ -221,7 +223,7 @@ impl RequestMeta {
             ("request_id", &self.request_id),
             ("client_address", &self.client_address),
             ("user_agent", &self.user_agent),
-            ("person", &self.person),
+            (ACTOR, &self.person),
         ];
         fields
             .into_iter()

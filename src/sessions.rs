@@ -63,7 +63,7 @@ pub async fn sign_up(
     });
     let meta = meta.acting_as(&uid);
     state.bus().person(&uid, command, &meta).await?;
-    let ttl = Duration::seconds(settings.signup_token_ttl_secs);
+    let ttl = id_token_ttl(state, AUTH_LEVEL_UNVERIFIED);
     issue_id_token(state, &uid, AUTH_LEVEL_UNVERIFIED, ttl, &meta).await
 }
 
@@ -98,8 +98,7 @@ pub async fn log_in(
         )
         .await?;
     let level = auth_level(state, &person).await?;
-    let ttl = Duration::seconds(state.settings().auth.id_token_ttl_secs);
-    issue_id_token(state, &person, level, ttl, &meta).await
+    issue_id_token(state, &person, level, id_token_ttl(state, level), &meta).await
 }
 
 /// Confirms an address with its mailed key. When it is the person's first
@@ -123,10 +122,22 @@ pub async fn confirm_email(
     if was_verified {
         return Ok(None);
     }
-    let ttl = Duration::seconds(state.settings().auth.id_token_ttl_secs);
+    let ttl = id_token_ttl(state, AUTH_LEVEL_VERIFIED);
     Ok(Some(
         issue_id_token(state, person, AUTH_LEVEL_VERIFIED, ttl, &meta).await?,
     ))
+}
+
+/// Until an address is verified, every ID token is as short-lived as the
+/// signup token: the document grants full validity only after verification.
+fn id_token_ttl(state: &AppState, level: u8) -> Duration {
+    let auth = &state.settings().auth;
+    let seconds = if level >= AUTH_LEVEL_VERIFIED {
+        auth.id_token_ttl_secs
+    } else {
+        auth.signup_token_ttl_secs
+    };
+    Duration::seconds(seconds)
 }
 
 async fn auth_level(state: &AppState, person: &str) -> Result<u8, ApiError> {

@@ -127,6 +127,9 @@ async fn the_openapi_document_lists_every_route() {
         ("/id/v3/profile", "get"),
         ("/id/v3/profile", "put"),
         ("/id/v3/confirm/{key}", "post"),
+        ("/.well-known/openid-configuration", "get"),
+        ("/health/live", "get"),
+        ("/health/ready", "get"),
     ];
     for (path, method) in expected {
         assert!(

@@ -27,6 +27,11 @@ async fn login_with_the_right_password_returns_an_id_token_and_records_the_login
         (claims["scope"].as_str(), claims["authLevel"].as_u64()),
         (Some("idtoken"), Some(1))
     );
+    let lifetime = claims["exp"].as_i64().unwrap() - claims["iat"].as_i64().unwrap();
+    assert_eq!(
+        lifetime, 3600,
+        "an unverified person gets a short-lived token"
+    );
     let access = token_of(app.access(&token).await).await;
     let profile: Value = app.profile(&access).await.json().await.unwrap();
     assert!(profile["lastLoginAt"].as_str().unwrap().ends_with("+00:00"));
@@ -36,7 +41,10 @@ async fn login_with_the_right_password_returns_an_id_token_and_records_the_login
 async fn a_verified_person_logs_in_at_auth_level_two() {
     let app = TestApp::spawn().await;
     let (id_token, _) = app.verified_person("bob@example.org", "CorrectHorse").await;
-    assert_eq!(claims_of(&id_token)["authLevel"], 2);
+    let claims = claims_of(&id_token);
+    assert_eq!(claims["authLevel"], 2);
+    let lifetime = claims["exp"].as_i64().unwrap() - claims["iat"].as_i64().unwrap();
+    assert_eq!(lifetime, 30 * 24 * 3600);
 }
 
 #[tokio::test]

@@ -31,14 +31,13 @@ pub fn router(state: AppState) -> Router {
         .merge(auth::routes())
         .merge(profile::routes())
         .merge(emails::routes())
+        .merge(health::routes())
         .split_for_parts();
     let max_body = state.settings().http.max_body_bytes;
     api.route(
         &format!("{BASE}/openapi.json"),
         get(openapi::serve(openapi)),
     )
-    .route("/.well-known/openid-configuration", get(oidc::discovery))
-    .merge(health::routes())
     .fallback(|| async { ApiError::not_found("No such resource.") })
     .method_not_allowed_fallback(|| async { ApiError::method_not_allowed() })
     .layer(axum::middleware::from_fn(middleware::negotiate_json))

@@ -10,7 +10,9 @@ use utoipa_axum::routes;
 use crate::app::AppState;
 
 pub fn routes() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new().routes(routes!(discovery))
+    OpenApiRouter::new()
+        .routes(routes!(discovery))
+        .routes(routes!(well_known_discovery))
 }
 
 /// The discovery document: the document's field names, and the standard
@@ -45,7 +47,7 @@ pub struct Discovery {
 /// No authentication.
 #[utoipa::path(get, path = "/id/v3/oidc/discovery", tag = "OIDC",
     responses((status = 200, description = "The discovery document.", body = Discovery)))]
-pub async fn discovery(State(state): State<AppState>) -> Json<Discovery> {
+async fn discovery(State(state): State<AppState>) -> Json<Discovery> {
     let jwks = format!(
         "{}/id/v3/auth/keys",
         state.settings().public_url.trim_end_matches('/')
@@ -65,4 +67,12 @@ pub async fn discovery(State(state): State<AppState>) -> Json<Discovery> {
         id_token_signing_alg_values_supported: vec!["ES256"],
         subject_types_supported: vec!["public"],
     })
+}
+
+/// The same discovery document at the path OpenID Connect clients look for.
+/// No authentication.
+#[utoipa::path(get, path = "/.well-known/openid-configuration", tag = "OIDC",
+    responses((status = 200, description = "The discovery document.", body = Discovery)))]
+async fn well_known_discovery(state: State<AppState>) -> Json<Discovery> {
+    discovery(state).await
 }

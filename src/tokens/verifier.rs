@@ -11,8 +11,8 @@ use jsonwebtoken::{Algorithm, Header, Validation};
 use super::claims::Claims;
 use super::keyring::KeyRing;
 
-/// Tokens remembered as verified, at most.
-const VERIFIED_CACHE_CAPACITY: usize = 50_000;
+/// Tokens remembered as verified, at most (about 1 KiB each).
+const VERIFIED_CACHE_CAPACITY: usize = 10_000;
 /// Seconds of clock skew tolerated between this service and its clients.
 const LEEWAY_SECS: u64 = 5;
 
