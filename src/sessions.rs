@@ -10,7 +10,7 @@ use skalio_id_aggregates::password::Password;
 use skalio_id_aggregates::person::{
     AuthenticateWithPassword, ConfirmEmailAddress, PersonCommand, RegisterPerson, VerificationKey,
 };
-use skalio_id_aggregates::token::{IssueIdToken, TokenCommand, TokenScope};
+use skalio_id_aggregates::token::{IssueIdToken, IssuedFor, TokenCommand, TokenScope};
 use skalio_id_projections::email_view;
 
 use crate::app::AppState;
@@ -63,8 +63,12 @@ pub async fn sign_up(
     });
     let meta = meta.acting_as(&uid);
     state.bus().person(&uid, command, &meta).await?;
-    let ttl = id_token_ttl(state, AUTH_LEVEL_UNVERIFIED);
-    issue_id_token(state, &uid, AUTH_LEVEL_UNVERIFIED, ttl, &meta).await
+    let grant = Grant {
+        person: &uid,
+        issued_for: IssuedFor::Signup,
+        level: AUTH_LEVEL_UNVERIFIED,
+    };
+    issue_id_token(state, grant, &meta).await
 }
 
 /// Checks an address and password and issues an ID token. An unknown
@@ -85,10 +89,7 @@ pub async fn log_in(
     };
     let person = email.person_id;
     let meta = meta.acting_as(&person);
-    let command = AuthenticateWithPassword {
-        password,
-        at: Utc::now(),
-    };
+    let command = AuthenticateWithPassword { password };
     state
         .bus()
         .person(
@@ -98,7 +99,12 @@ pub async fn log_in(
         )
         .await?;
     let level = auth_level(state, &person).await?;
-    issue_id_token(state, &person, level, id_token_ttl(state, level), &meta).await
+    let grant = Grant {
+        person: &person,
+        issued_for: IssuedFor::PasswordLogin,
+        level,
+    };
+    issue_id_token(state, grant, &meta).await
 }
 
 /// Confirms an address with its mailed key. When it is the person's first
@@ -122,10 +128,12 @@ pub async fn confirm_email(
     if was_verified {
         return Ok(None);
     }
-    let ttl = id_token_ttl(state, AUTH_LEVEL_VERIFIED);
-    Ok(Some(
-        issue_id_token(state, person, AUTH_LEVEL_VERIFIED, ttl, &meta).await?,
-    ))
+    let grant = Grant {
+        person,
+        issued_for: IssuedFor::AddressVerification,
+        level: AUTH_LEVEL_VERIFIED,
+    };
+    Ok(Some(issue_id_token(state, grant, &meta).await?))
 }
 
 /// Until an address is verified, every ID token is as short-lived as the
@@ -150,18 +158,29 @@ async fn auth_level(state: &AppState, person: &str) -> Result<u8, ApiError> {
     })
 }
 
-/// Records an ID token as a Token aggregate, then signs it.
+/// Who gets an ID token, why, and at which `authLevel`.
+pub struct Grant<'a> {
+    pub person: &'a str,
+    pub issued_for: IssuedFor,
+    pub level: u8,
+}
+
+/// Records an ID token as a Token aggregate, then signs it. Its lifetime
+/// follows from its level.
 pub async fn issue_id_token(
     state: &AppState,
-    person: &str,
-    auth_level: u8,
-    ttl: Duration,
+    grant: Grant<'_>,
     meta: &RequestMeta,
 ) -> Result<SignedToken, ApiError> {
-    let jti = new_uid();
-    let issued_at = Utc::now();
+    let (jti, issued_at, ttl) = (new_uid(), Utc::now(), id_token_ttl(state, grant.level));
+    let Grant {
+        person,
+        issued_for,
+        level: auth_level,
+    } = grant;
     let command = TokenCommand::IssueIdToken(IssueIdToken {
         person: person.to_string(),
+        issued_for,
         scope: TokenScope::Idtoken,
         auth_level,
         issued_at,

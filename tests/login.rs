@@ -229,3 +229,20 @@ async fn access_needs_a_valid_id_token() {
     assert_eq!(error_code(garbage).await, 401001);
     assert_eq!(error_code(bad_flag).await, 400001);
 }
+
+#[tokio::test]
+async fn concurrent_logins_of_one_person_all_succeed() {
+    let app = TestApp::spawn().await;
+    app.signed_up("bob@example.org", "CorrectHorse").await;
+
+    let logins = (0..12).map(|_| app.login("bob@example.org", "CorrectHorse"));
+    let statuses: Vec<StatusCode> = futures::future::join_all(logins)
+        .await
+        .iter()
+        .map(|r| r.status())
+        .collect();
+
+    assert!(statuses.iter().all(|s| *s == StatusCode::OK), "{statuses:?}");
+    let issued = app.event_types().await.iter().filter(|t| *t == "IdTokenIssued").count();
+    assert_eq!(issued, 13);
+}

@@ -4,7 +4,7 @@
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use skalio_id_aggregates::email::canonical;
-use skalio_id_aggregates::person::{Person, PersonEvent};
+use skalio_id_aggregates::person::PersonEvent;
 use sqlx::{FromRow, PgConnection, PgExecutor};
 
 use crate::event_log::StoredEvent;
@@ -60,11 +60,11 @@ impl Projection for EmailView {
         db: &mut PgConnection,
         event: &StoredEvent,
     ) -> Result<(), ProjectionError> {
-        if event.aggregate_type != <Person as cqrs_es::Aggregate>::TYPE {
+        let Some(person_event) = event.person_event()? else {
             return Ok(());
-        }
+        };
         let person = &event.aggregate_id;
-        match event.decode::<PersonEvent>()? {
+        match person_event {
             PersonEvent::PersonRegistered {
                 address,
                 registered_at,
@@ -98,9 +98,8 @@ impl Projection for EmailView {
                 .execute(db)
                 .await?;
             }
-            PersonEvent::EmailVerificationRequested { .. }
-            | PersonEvent::PersonAuthenticated { .. }
-            | PersonEvent::ProfileUpdated { .. } => {}
+            PersonEvent::EmailVerificationRequested { .. } | PersonEvent::ProfileUpdated { .. } => {
+            }
         }
         Ok(())
     }

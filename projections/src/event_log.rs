@@ -4,7 +4,9 @@
 use chrono::{DateTime, Utc};
 use serde::de::DeserializeOwned;
 use serde_json::Value;
+use skalio_id_aggregates::person::{Person, PersonEvent};
 use skalio_id_aggregates::sealed::{self, SealError};
+use skalio_id_aggregates::token::{Token, TokenEvent};
 use sqlx::{FromRow, PgConnection};
 
 use crate::position::Position;
@@ -42,6 +44,22 @@ impl StoredEvent {
     pub fn decode<E: DeserializeOwned>(&self) -> Result<E, EventLogError> {
         serde_json::from_value(self.payload.clone())
             .map_err(|e| EventLogError::Decode(self.describe(), e))
+    }
+
+    /// The payload as a Person event, or `None` for another aggregate's event.
+    pub fn person_event(&self) -> Result<Option<PersonEvent>, EventLogError> {
+        if self.aggregate_type != <Person as cqrs_es::Aggregate>::TYPE {
+            return Ok(None);
+        }
+        self.decode().map(Some)
+    }
+
+    /// The payload as a Token event, or `None` for another aggregate's event.
+    pub fn token_event(&self) -> Result<Option<TokenEvent>, EventLogError> {
+        if self.aggregate_type != <Token as cqrs_es::Aggregate>::TYPE {
+            return Ok(None);
+        }
+        self.decode().map(Some)
     }
 
     /// A string from the metadata, if present and not erased.

@@ -13,7 +13,7 @@ use chrono::Utc;
 use lettre::message::Mailbox;
 use lettre::transport::smtp::AsyncSmtpTransport;
 use lettre::{AsyncFileTransport, AsyncTransport, Message, Tokio1Executor};
-use skalio_id_aggregates::person::{Person, PersonEvent};
+use skalio_id_aggregates::person::PersonEvent;
 use sqlx::PgConnection;
 use tracing::info;
 
@@ -128,15 +128,12 @@ impl Projection for VerificationMail {
         _db: &mut PgConnection,
         event: &StoredEvent,
     ) -> Result<(), ProjectionError> {
-        if event.aggregate_type != <Person as cqrs_es::Aggregate>::TYPE {
-            return Ok(());
-        }
-        let PersonEvent::EmailVerificationRequested {
+        let Some(PersonEvent::EmailVerificationRequested {
             address,
             key,
             expires_at,
             ..
-        } = event.decode::<PersonEvent>()?
+        }) = event.person_event()?
         else {
             return Ok(());
         };

@@ -3,8 +3,9 @@
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use skalio_id_aggregates::person::{Person, PersonEvent};
+use skalio_id_aggregates::person::PersonEvent;
 use skalio_id_aggregates::sealed::Sealed;
+use skalio_id_aggregates::token::TokenEvent;
 use sqlx::{FromRow, PgConnection, PgExecutor};
 
 use crate::event_log::StoredEvent;
@@ -36,6 +37,24 @@ pub async fn find<'e>(
         .await
 }
 
+/// A login is recorded by the ID token it led to.
+async fn record_login(db: &mut PgConnection, event: TokenEvent) -> Result<(), ProjectionError> {
+    let TokenEvent::IdTokenIssued {
+        person,
+        issued_for,
+        issued_at,
+        ..
+    } = event;
+    if issued_for.is_login() {
+        sqlx::query("UPDATE profile_view_v1 SET last_login_at = $2 WHERE person_id = $1")
+            .bind(person)
+            .bind(issued_at)
+            .execute(db)
+            .await?;
+    }
+    Ok(())
+}
+
 fn opened(name: Option<Sealed<String>>) -> Option<String> {
     name.and_then(Sealed::into_inner)
 }
@@ -51,11 +70,14 @@ impl Projection for ProfileView {
         db: &mut PgConnection,
         event: &StoredEvent,
     ) -> Result<(), ProjectionError> {
-        if event.aggregate_type != <Person as cqrs_es::Aggregate>::TYPE {
-            return Ok(());
+        if let Some(token_event) = event.token_event()? {
+            return record_login(db, token_event).await;
         }
+        let Some(person_event) = event.person_event()? else {
+            return Ok(());
+        };
         let person = &event.aggregate_id;
-        match event.decode::<PersonEvent>()? {
+        match person_event {
             PersonEvent::PersonRegistered {
                 name,
                 locale,
@@ -74,15 +96,6 @@ impl Projection for ProfileView {
                 .bind(registered_at)
                 .execute(db)
                 .await?;
-            }
-            PersonEvent::PersonAuthenticated {
-                authenticated_at, ..
-            } => {
-                sqlx::query("UPDATE profile_view_v1 SET last_login_at = $2 WHERE person_id = $1")
-                    .bind(person)
-                    .bind(authenticated_at)
-                    .execute(db)
-                    .await?;
             }
             PersonEvent::ProfileUpdated {
                 name,

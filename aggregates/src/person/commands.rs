@@ -52,7 +52,6 @@ pub struct RegisterPerson {
 #[derive(Debug, Clone)]
 pub struct AuthenticateWithPassword {
     pub password: Password,
-    pub at: DateTime<Utc>,
 }
 
 /// Completes the verification of an address with the mailed key.

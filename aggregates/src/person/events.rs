@@ -31,10 +31,6 @@ pub enum PersonEvent {
         address: Sealed<String>,
         verified_at: DateTime<Utc>,
     },
-    PersonAuthenticated {
-        method: String,
-        authenticated_at: DateTime<Utc>,
-    },
     ProfileUpdated {
         name: Option<Sealed<String>>,
         locale: Option<Locale>,
@@ -48,7 +44,6 @@ impl DomainEvent for PersonEvent {
             Self::PersonRegistered { .. } => "PersonRegistered",
             Self::EmailVerificationRequested { .. } => "EmailVerificationRequested",
             Self::EmailAddressVerified { .. } => "EmailAddressVerified",
-            Self::PersonAuthenticated { .. } => "PersonAuthenticated",
             Self::ProfileUpdated { .. } => "ProfileUpdated",
         };
         name.to_string()

@@ -15,6 +15,25 @@ pub enum TokenScope {
     Idtoken,
 }
 
+/// Why an ID token was issued.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum IssuedFor {
+    /// A new person signed up.
+    Signup,
+    /// The person logged in with a password.
+    PasswordLogin,
+    /// The person verified their first address and gets a higher level.
+    AddressVerification,
+}
+
+impl IssuedFor {
+    /// Whether the token records a login (the profile's `lastLoginAt`).
+    pub fn is_login(self) -> bool {
+        matches!(self, Self::PasswordLogin)
+    }
+}
+
 /// Every command the Token aggregate handles.
 #[derive(Debug)]
 pub enum TokenCommand {
@@ -34,6 +53,7 @@ impl TokenCommand {
 #[derive(Debug)]
 pub struct IssueIdToken {
     pub person: String,
+    pub issued_for: IssuedFor,
     pub scope: TokenScope,
     pub auth_level: u8,
     pub issued_at: DateTime<Utc>,
@@ -47,6 +67,7 @@ pub struct IssueIdToken {
 pub enum TokenEvent {
     IdTokenIssued {
         person: String,
+        issued_for: IssuedFor,
         scope: TokenScope,
         auth_level: u8,
         issued_at: DateTime<Utc>,
@@ -130,6 +151,7 @@ impl Token {
         let seal = |value: String| Sealed::new(c.person.clone(), value);
         Ok(TokenEvent::IdTokenIssued {
             person: c.person.clone(),
+            issued_for: c.issued_for,
             scope: c.scope,
             auth_level: c.auth_level,
             issued_at: c.issued_at,

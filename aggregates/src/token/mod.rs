@@ -6,4 +6,6 @@ mod aggregate;
 #[cfg(test)]
 mod tests;
 
-pub use aggregate::{IssueIdToken, Token, TokenCommand, TokenError, TokenEvent, TokenScope};
+pub use aggregate::{
+    IssueIdToken, IssuedFor, Token, TokenCommand, TokenError, TokenEvent, TokenScope,
+};

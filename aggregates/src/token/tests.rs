@@ -7,6 +7,7 @@ fn issue() -> IssueIdToken {
     let now = Utc::now();
     IssueIdToken {
         person: "p1".into(),
+        issued_for: IssuedFor::PasswordLogin,
         scope: TokenScope::Idtoken,
         auth_level: 1,
         issued_at: now,
