@@ -78,7 +78,7 @@ impl<S: Send + Sync> FromRequestParts<S> for RequestMeta {
             request_id: header("x-request-id"),
             client_address: client,
             user_agent: header(USER_AGENT.as_str()).map(|ua| ua.chars().take(512).collect()),
-            person: None,
+            actor: None,
         })
     }
 }

@@ -242,7 +242,15 @@ async fn concurrent_logins_of_one_person_all_succeed() {
         .map(|r| r.status())
         .collect();
 
-    assert!(statuses.iter().all(|s| *s == StatusCode::OK), "{statuses:?}");
-    let issued = app.event_types().await.iter().filter(|t| *t == "IdTokenIssued").count();
+    assert!(
+        statuses.iter().all(|s| *s == StatusCode::OK),
+        "{statuses:?}"
+    );
+    let issued = app
+        .event_types()
+        .await
+        .iter()
+        .filter(|t| *t == "IdTokenIssued")
+        .count();
     assert_eq!(issued, 13);
 }

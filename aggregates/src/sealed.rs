@@ -183,6 +183,13 @@ pub fn owners_in(document: &Value) -> Vec<String> {
     owners
 }
 
+/// Every owner named in any of `documents`, each once.
+pub fn owners_in_all<'a>(documents: impl IntoIterator<Item = &'a Value>) -> Vec<String> {
+    let mut seen = std::collections::HashSet::new();
+    let all = documents.into_iter().flat_map(owners_in);
+    all.filter(|owner| seen.insert(owner.clone())).collect()
+}
+
 fn visit_sealed(value: &Value, visit: &mut impl FnMut(&Map<String, Value>)) {
     match value {
         Value::Object(object) if object.contains_key(OWNER_FIELD) => visit(object),

@@ -199,17 +199,7 @@ async fn open_rows(
     db: &mut PgConnection,
     rows: Vec<EventRow>,
 ) -> Result<Vec<StoredEvent>, EventLogError> {
-    let mut owners: Vec<String> = Vec::new();
-    for row in &rows {
-        for owner in sealed::owners_in(&row.payload)
-            .into_iter()
-            .chain(sealed::owners_in(&row.metadata))
-        {
-            if !owners.contains(&owner) {
-                owners.push(owner);
-            }
-        }
-    }
+    let owners = sealed::owners_in_all(rows.iter().flat_map(|r| [&r.payload, &r.metadata]));
     let keys = vault::keys_for(&mut *db, &owners).await?;
     rows.into_iter().map(|row| open_row(row, &keys)).collect()
 }

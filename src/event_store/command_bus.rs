@@ -1,0 +1,192 @@
+//! The command bus: runs one command against one aggregate, records who
+//! asked from where, retries lost races, and returns once the read models
+//! show the command's events.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use cqrs_es::persist::PersistedEventStore;
+use cqrs_es::{Aggregate, AggregateError, CqrsFramework};
+use skalio_id_aggregates::person::{Person, PersonCommand, PersonError, PersonServices};
+use skalio_id_aggregates::token::{Token, TokenCommand};
+use skalio_id_projections::event_log;
+use skalio_id_projections::projector::Projector;
+use sqlx::PgPool;
+use tracing::{Instrument, info_span, warn};
+
+use super::sealing_repository::{ACTOR, SealingRepository};
+use crate::error::ApiError;
+
+/// How often a command is retried when another wrote the aggregate first;
+/// enough for a burst of concurrent requests by one person.
+const CONFLICT_RETRIES: u32 = 16;
+
+type Framework<A> = CqrsFramework<A, PersistedEventStore<SealingRepository, A>>;
+
+/// Who asked, from where: recorded with every event so that logs and audit
+/// history join.
+#[derive(Debug, Clone, Default)]
+pub struct RequestMeta {
+    pub request_id: Option<String>,
+    pub client_address: Option<String>,
+    pub user_agent: Option<String>,
+    /// The person acting (or being created); personal metadata is sealed
+    /// under their key.
+    pub actor: Option<String>,
+}
+
+impl RequestMeta {
+    /// The same request, acting as `person`.
+    pub fn acting_as(&self, person: &str) -> Self {
+        Self {
+            actor: Some(person.to_string()),
+            ..self.clone()
+        }
+    }
+
+    fn to_metadata(&self) -> HashMap<String, String> {
+        let fields = [
+            ("request_id", &self.request_id),
+            ("client_address", &self.client_address),
+            ("user_agent", &self.user_agent),
+            (ACTOR, &self.actor),
+        ];
+        fields
+            .into_iter()
+            .filter_map(|(name, value)| value.clone().map(|v| (name.to_string(), v)))
+            .collect()
+    }
+}
+
+/// Runs commands against aggregates and waits for the read models.
+pub struct CommandBus {
+    persons: Framework<Person>,
+    tokens: Framework<Token>,
+    pool: PgPool,
+    projector: Arc<Projector>,
+    read_your_writes_timeout: Duration,
+}
+
+impl CommandBus {
+    pub fn new(
+        pool: PgPool,
+        projector: Arc<Projector>,
+        person_services: Arc<dyn PersonServices>,
+        read_your_writes_timeout: Duration,
+    ) -> Self {
+        let repository = || SealingRepository::new(pool.clone());
+        Self {
+            persons: CqrsFramework::new(
+                PersistedEventStore::new_event_store(repository()),
+                vec![],
+                person_services,
+            ),
+            tokens: CqrsFramework::new(
+                PersistedEventStore::new_event_store(repository()),
+                vec![],
+                (),
+            ),
+            pool,
+            projector,
+            read_your_writes_timeout,
+        }
+    }
+
+    /// Runs one command against the person `id`.
+    pub async fn person(
+        &self,
+        id: &str,
+        command: PersonCommand,
+        meta: &RequestMeta,
+    ) -> Result<(), ApiError> {
+        let span =
+            info_span!("command", aggregate = "Person", command = command.name(), person = %id);
+        let result = self
+            .execute_person(id, command, meta)
+            .instrument(span.clone())
+            .await;
+        if result.is_err() {
+            self.release_unconfirmed_claims(id).await;
+        }
+        result?;
+        self.wait_for_read_models(Person::TYPE, id)
+            .instrument(span)
+            .await
+    }
+
+    async fn execute_person(
+        &self,
+        id: &str,
+        command: PersonCommand,
+        meta: &RequestMeta,
+    ) -> Result<(), AggregateError<PersonError>> {
+        // A conflict means another command for the same person was appended
+        // first; the command is decided again against the newer state.
+        let mut attempt = 0;
+        loop {
+            let result = self
+                .persons
+                .execute_with_metadata(id, command.clone(), meta.to_metadata())
+                .await;
+            match result {
+                Err(AggregateError::AggregateConflict) if attempt < CONFLICT_RETRIES => {
+                    attempt += 1;
+                    // Jitter keeps the losers of one race from meeting again.
+                    let pause = rand::random_range(1..=5 * u64::from(attempt));
+                    tokio::time::sleep(Duration::from_millis(pause)).await;
+                }
+                other => return other,
+            }
+        }
+    }
+
+    /// Runs one command against the token `jti`.
+    pub async fn token(
+        &self,
+        jti: &str,
+        command: TokenCommand,
+        meta: &RequestMeta,
+    ) -> Result<(), ApiError> {
+        let span =
+            info_span!("command", aggregate = "Token", command = command.name(), token = %jti);
+        let metadata = meta.to_metadata();
+        self.tokens
+            .execute_with_metadata(jti, command, metadata)
+            .instrument(span.clone())
+            .await?;
+        self.wait_for_read_models(Token::TYPE, jti)
+            .instrument(span)
+            .await
+    }
+
+    async fn wait_for_read_models(&self, aggregate_type: &str, id: &str) -> Result<(), ApiError> {
+        let mut db = self.pool.acquire().await?;
+        let Some(position) = event_log::last_position_of(&mut db, aggregate_type, id).await? else {
+            return Ok(());
+        };
+        drop(db);
+        if !self
+            .projector
+            .wait_for(position, self.read_your_writes_timeout)
+            .await
+        {
+            warn!(
+                ?position,
+                "read models did not catch up in time; answering anyway"
+            );
+        }
+        Ok(())
+    }
+
+    async fn release_unconfirmed_claims(&self, person: &str) {
+        let released =
+            sqlx::query("DELETE FROM email_claims WHERE person_id = $1 AND NOT confirmed")
+                .bind(person)
+                .execute(&self.pool)
+                .await;
+        if let Err(e) = released {
+            warn!(error = %e, "could not release address claims; they lapse by themselves");
+        }
+    }
+}
