@@ -15,9 +15,11 @@ use tokio::task::JoinHandle;
 use tracing::info;
 
 use skalio_id_projections::email_view::EmailView;
-use skalio_id_projections::mail::{LettreMailer, Mailer, VerificationMail};
+use skalio_id_projections::mail::{AccountMail, LettreMailer, Mailer};
+use skalio_id_projections::password_reset_view::PasswordResetView;
 use skalio_id_projections::profile_view::ProfileView;
 use skalio_id_projections::projector::{Projection, Projector};
+use skalio_id_projections::token_view::TokenView;
 
 use crate::config::Settings;
 use crate::event_store::CommandBus;
@@ -66,7 +68,9 @@ pub fn projections(settings: &Settings) -> anyhow::Result<Vec<Arc<dyn Projection
     Ok(vec![
         Arc::new(ProfileView),
         Arc::new(EmailView),
-        Arc::new(VerificationMail::new(mailer, &settings.public_url)),
+        Arc::new(TokenView),
+        Arc::new(PasswordResetView),
+        Arc::new(AccountMail::new(mailer, &settings.public_url())),
     ])
 }
 

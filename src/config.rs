@@ -16,8 +16,9 @@ use serde::{Deserialize, Serialize};
 pub struct Settings {
     /// Folder for the embedded database and mail files.
     pub data_dir: PathBuf,
-    /// The URL clients reach the service under; links in mail start with it.
-    pub public_url: String,
+    /// The URL clients reach the service under; links in mail start with
+    /// it. Unset: `http://` and the listen address.
+    pub public_url: Option<String>,
     pub http: HttpSettings,
     pub database: DatabaseSettings,
     pub mail: MailSettings,
@@ -90,7 +91,7 @@ impl Default for Settings {
     fn default() -> Self {
         Self {
             data_dir: PathBuf::from("data"),
-            public_url: "http://127.0.0.1:8080".into(),
+            public_url: None,
             http: HttpSettings::default(),
             database: DatabaseSettings::default(),
             mail: MailSettings::default(),
@@ -174,12 +175,20 @@ impl Settings {
         figment.extract().map_err(Box::new)
     }
 
+    /// The public URL without a trailing slash.
+    pub fn public_url(&self) -> String {
+        match &self.public_url {
+            Some(url) => url.trim_end_matches('/').to_string(),
+            None => format!("http://{}", self.http.listen),
+        }
+    }
+
     /// The `iss` claim: configured, or the public URL.
     pub fn issuer(&self) -> String {
         self.auth
             .issuer
             .clone()
-            .unwrap_or_else(|| self.public_url.trim_end_matches('/').to_string())
+            .unwrap_or_else(|| self.public_url())
     }
 
     /// The `aud` claim: configured, or the issuer followed by `/id`.
@@ -212,7 +221,7 @@ mod tests {
 
             let settings = Settings::load(Some(Path::new("skalio.toml"))).expect("valid settings");
 
-            assert_eq!(settings.public_url, "https://id.example.org");
+            assert_eq!(settings.public_url(), "https://id.example.org");
             assert_eq!(settings.auth.bcrypt_cost, 11);
             assert_eq!(settings.http.listen.to_string(), "0.0.0.0:9000");
             assert_eq!(settings.rate_limits.login.capacity, 5.0);

@@ -228,7 +228,10 @@ impl From<PersonError> for ApiError {
             PersonError::InvalidCredentials | PersonError::NoPassword => {
                 Self::unauthenticated("The credentials are not valid.")
             }
-            PersonError::VerificationKeyNotFound => Self::not_found(detail),
+            PersonError::VerificationKeyNotFound | PersonError::ResetKeyNotFound => {
+                Self::not_found(detail)
+            }
+            PersonError::PasswordResetNotAllowed => Self::forbidden(detail),
             PersonError::ServiceFailed(_) => Self::internal(&error),
         }
     }
@@ -239,6 +242,12 @@ impl From<TokenError> for ApiError {
         match error {
             TokenError::AlreadyIssued => Self::conflict(),
             TokenError::ExpiresBeforeIssue => Self::internal(&error),
+            TokenError::NotIssued | TokenError::NotParked | TokenError::AlreadyPickedUp => {
+                Self::not_found(error.to_string())
+            }
+            TokenError::NoLongerValid | TokenError::PickupExpired => {
+                Self::unauthenticated(error.to_string())
+            }
         }
     }
 }

@@ -183,6 +183,7 @@ pub async fn issue_id_token(
         issued_for,
         scope: TokenScope::Idtoken,
         auth_level,
+        set_password: false,
         issued_at,
         expires_at: issued_at + ttl,
         user_agent: meta.user_agent.clone(),

@@ -98,8 +98,10 @@ impl Projection for EmailView {
                 .execute(db)
                 .await?;
             }
-            PersonEvent::EmailVerificationRequested { .. } | PersonEvent::ProfileUpdated { .. } => {
-            }
+            PersonEvent::EmailVerificationRequested { .. }
+            | PersonEvent::ProfileUpdated { .. }
+            | PersonEvent::PasswordResetRequested { .. }
+            | PersonEvent::PasswordResetKeyRedeemed { .. } => {}
         }
         Ok(())
     }

@@ -4,12 +4,15 @@
 //! opens sealed personal data.
 #![forbid(unsafe_code)]
 
+pub mod blacklist;
 pub mod email_view;
 pub mod event_log;
 pub mod mail;
+pub mod password_reset_view;
 pub mod position;
 pub mod profile_view;
 pub mod projector;
+pub mod token_view;
 pub mod vault;
 
 pub use position::Position;

@@ -1,5 +1,5 @@
-//! Outgoing mail: the consumer that mails verification keys, and the
-//! transports it sends through (SMTP, or `.eml` files in a folder when no
+//! Outgoing mail: the consumer that mails verification and password reset
+//! keys, and the transports it sends through (SMTP, or `.eml` files in a folder when no
 //! SMTP server is configured).
 //!
 //! Mail is sent before the consumer's checkpoint commits, so a crash in
@@ -9,11 +9,12 @@ use std::path::Path;
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use lettre::message::Mailbox;
 use lettre::transport::smtp::AsyncSmtpTransport;
 use lettre::{AsyncFileTransport, AsyncTransport, Message, Tokio1Executor};
 use skalio_id_aggregates::person::PersonEvent;
+use skalio_id_aggregates::sealed::Sealed;
 use sqlx::PgConnection;
 use tracing::info;
 
@@ -82,13 +83,19 @@ impl Mailer for LettreMailer {
     }
 }
 
-/// Mails the key that proves control over an address.
-pub struct VerificationMail {
+/// Mails the keys a person needs: address verification and password reset.
+pub struct AccountMail {
     mailer: Arc<dyn Mailer>,
     public_url: String,
 }
 
-impl VerificationMail {
+/// Which mail an event asks for.
+enum Kind {
+    Verification,
+    PasswordReset,
+}
+
+impl AccountMail {
     /// Links in the mail point below `public_url`.
     pub fn new(mailer: Arc<dyn Mailer>, public_url: &str) -> Self {
         Self {
@@ -97,26 +104,69 @@ impl VerificationMail {
         }
     }
 
-    fn compose(&self, to: String, key: &str) -> OutgoingMail {
-        let link = format!("{}/confirm/{key}", self.public_url);
-        let text = format!(
-            "Please confirm your email address.\n\n\
-             Your verification key is: {key}\n\n\
-             Or open this link: {link}\n\n\
-             If you did not ask for this, you can ignore this mail.\n"
-        );
-        OutgoingMail {
-            to,
-            subject: format!("Your verification key: {key}"),
-            text,
-        }
+    fn compose(&self, kind: Kind, to: String, key: &str) -> OutgoingMail {
+        let (subject, text) = match kind {
+            Kind::Verification => (
+                format!("Your verification key: {key}"),
+                format!(
+                    "Please confirm your email address.\n\n\
+                     Your verification key is: {key}\n\n\
+                     Or open this link: {}/confirm/{key}\n\n\
+                     If you did not ask for this, you can ignore this mail.\n",
+                    self.public_url
+                ),
+            ),
+            Kind::PasswordReset => (
+                "Reset your password".to_string(),
+                format!(
+                    "Someone asked to reset the password of your account.\n\n\
+                     To choose a new password, open this link:\n\
+                     {}/reset/{key}\n\n\
+                     If it was not you, ignore this mail; your password stays as it is.\n",
+                    self.public_url
+                ),
+            ),
+        };
+        OutgoingMail { to, subject, text }
     }
 }
 
+/// A mail an event asks for.
+struct Requested {
+    kind: Kind,
+    address: Sealed<String>,
+    key: Sealed<String>,
+    expires_at: DateTime<Utc>,
+}
+
+fn requested_mail(event: PersonEvent) -> Option<Requested> {
+    let (kind, address, key, expires_at) = match event {
+        PersonEvent::EmailVerificationRequested {
+            address,
+            key,
+            expires_at,
+            ..
+        } => (Kind::Verification, address, key, expires_at),
+        PersonEvent::PasswordResetRequested {
+            address,
+            key,
+            expires_at,
+            ..
+        } => (Kind::PasswordReset, address, key, expires_at),
+        _ => return None,
+    };
+    Some(Requested {
+        kind,
+        address,
+        key,
+        expires_at,
+    })
+}
+
 #[async_trait]
-impl Projection for VerificationMail {
+impl Projection for AccountMail {
     fn name(&self) -> &'static str {
-        "verification_mail_v1"
+        "account_mail_v1"
     }
 
     fn is_read_model(&self) -> bool {
@@ -128,12 +178,12 @@ impl Projection for VerificationMail {
         _db: &mut PgConnection,
         event: &StoredEvent,
     ) -> Result<(), ProjectionError> {
-        let Some(PersonEvent::EmailVerificationRequested {
+        let Some(Requested {
+            kind,
             address,
             key,
             expires_at,
-            ..
-        }) = event.person_event()?
+        }) = event.person_event()?.and_then(requested_mail)
         else {
             return Ok(());
         };
@@ -145,8 +195,8 @@ impl Projection for VerificationMail {
         if expires_at <= Utc::now() {
             return Ok(());
         }
-        self.mailer.send(self.compose(address, &key)).await?;
-        info!(person = %event.aggregate_id, "verification mail sent");
+        self.mailer.send(self.compose(kind, address, &key)).await?;
+        info!(person = %event.aggregate_id, event = %event.event_type, "mail sent");
         Ok(())
     }
 

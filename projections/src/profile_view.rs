@@ -44,7 +44,10 @@ async fn record_login(db: &mut PgConnection, event: TokenEvent) -> Result<(), Pr
         issued_for,
         issued_at,
         ..
-    } = event;
+    } = event
+    else {
+        return Ok(());
+    };
     if issued_for.is_login() {
         sqlx::query("UPDATE profile_view_v1 SET last_login_at = $2 WHERE person_id = $1")
             .bind(person)
@@ -118,7 +121,9 @@ impl Projection for ProfileView {
                 .await?;
             }
             PersonEvent::EmailVerificationRequested { .. }
-            | PersonEvent::EmailAddressVerified { .. } => {}
+            | PersonEvent::EmailAddressVerified { .. }
+            | PersonEvent::PasswordResetRequested { .. }
+            | PersonEvent::PasswordResetKeyRedeemed { .. } => {}
         }
         Ok(())
     }

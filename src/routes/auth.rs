@@ -163,7 +163,7 @@ async fn access(
 }
 
 fn access_cookie(state: &AppState, token: &str, max_age: i64) -> HeaderValue {
-    let secure = if state.settings().public_url.starts_with("https://") {
+    let secure = if state.settings().public_url().starts_with("https://") {
         "; Secure"
     } else {
         ""

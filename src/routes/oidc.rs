@@ -48,10 +48,7 @@ pub struct Discovery {
 #[utoipa::path(get, path = "/id/v3/oidc/discovery", tag = "OIDC",
     responses((status = 200, description = "The discovery document.", body = Discovery)))]
 async fn discovery(State(state): State<AppState>) -> Json<Discovery> {
-    let jwks = format!(
-        "{}/id/v3/auth/keys",
-        state.settings().public_url.trim_end_matches('/')
-    );
+    let jwks = format!("{}/id/v3/auth/keys", state.settings().public_url());
     Json(Discovery {
         issuer: state.settings().issuer(),
         jwks_url: jwks.clone(),

@@ -86,7 +86,7 @@ impl TestApp {
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let port = listener.local_addr().expect("address").port();
         let mut settings = test_settings(url, &mailbox);
-        settings.public_url = format!("http://127.0.0.1:{port}");
+        settings.public_url = Some(format!("http://127.0.0.1:{port}"));
         tweak(&mut settings);
         let pool = skalio_id::db::connect(url, 10).await.expect("connect");
         let running = app::start(settings, pool.clone(), listener)

@@ -36,9 +36,17 @@ struct PendingVerification {
 #[derive(Debug, Default, Serialize, Deserialize)]
 pub struct Person {
     uid: Option<String>,
-    password_hash: Option<String>,
-    emails: Vec<EmailState>,
+    pub(super) password_hash: Option<String>,
+    pub(super) emails: Vec<EmailState>,
     pending: Vec<PendingVerification>,
+    pub(super) pending_reset: Option<PendingReset>,
+}
+
+/// The one password reset key that may be redeemed, by its digest.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(super) struct PendingReset {
+    pub(super) key_digest: String,
+    pub(super) expires_at: DateTime<Utc>,
 }
 
 impl Person {
@@ -47,7 +55,7 @@ impl Person {
         &self.emails
     }
 
-    fn uid(&self) -> Result<&str, PersonError> {
+    pub(super) fn uid(&self) -> Result<&str, PersonError> {
         self.uid.as_deref().ok_or(PersonError::NotRegistered)
     }
 
@@ -79,6 +87,8 @@ impl Aggregate for Person {
             }
             PersonCommand::ConfirmEmailAddress(c) => self.confirm_email(c)?,
             PersonCommand::UpdateProfile(c) => self.update_profile(c)?,
+            PersonCommand::RequestPasswordReset(c) => self.request_password_reset(c)?,
+            PersonCommand::RedeemPasswordResetKey(c) => self.redeem_password_reset_key(c)?,
         };
         for event in events {
             sink.write(event, self).await;
@@ -113,6 +123,18 @@ impl Aggregate for Person {
             PersonEvent::EmailAddressVerified { address, .. } => {
                 self.apply_address_verified(address)
             }
+            PersonEvent::PasswordResetRequested {
+                key_digest,
+                expires_at,
+                ..
+            } => {
+                // Asking again renders the earlier key void.
+                self.pending_reset = Some(PendingReset {
+                    key_digest,
+                    expires_at,
+                });
+            }
+            PersonEvent::PasswordResetKeyRedeemed { .. } => self.pending_reset = None,
             PersonEvent::ProfileUpdated { .. } => {}
         }
     }

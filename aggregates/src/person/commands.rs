@@ -12,6 +12,8 @@ pub enum PersonCommand {
     AuthenticateWithPassword(AuthenticateWithPassword),
     ConfirmEmailAddress(ConfirmEmailAddress),
     UpdateProfile(UpdateProfile),
+    RequestPasswordReset(RequestPasswordReset),
+    RedeemPasswordResetKey(RedeemPasswordResetKey),
 }
 
 impl PersonCommand {
@@ -22,6 +24,8 @@ impl PersonCommand {
             Self::AuthenticateWithPassword(_) => "AuthenticateWithPassword",
             Self::ConfirmEmailAddress(_) => "ConfirmEmailAddress",
             Self::UpdateProfile(_) => "UpdateProfile",
+            Self::RequestPasswordReset(_) => "RequestPasswordReset",
+            Self::RedeemPasswordResetKey(_) => "RedeemPasswordResetKey",
         }
     }
 }
@@ -68,4 +72,20 @@ pub struct UpdateProfile {
     pub name: Option<String>,
     pub locale: Option<Locale>,
     pub time_zone: Option<String>,
+}
+
+/// Starts password recovery through one of the person's verified addresses.
+/// The key is drawn by the caller and mailed by the mail consumer.
+#[derive(Debug, Clone)]
+pub struct RequestPasswordReset {
+    pub address: String,
+    pub key: VerificationKey,
+    pub at: DateTime<Utc>,
+}
+
+/// Redeems a mailed password reset key, once.
+#[derive(Debug, Clone)]
+pub struct RedeemPasswordResetKey {
+    pub key: String,
+    pub at: DateTime<Utc>,
 }

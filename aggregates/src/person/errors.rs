@@ -29,6 +29,10 @@ pub enum PersonError {
     NoPassword,
     #[error("the verification key is not known or has expired")]
     VerificationKeyNotFound,
+    #[error("password recovery needs a verified address of a person with a password")]
+    PasswordResetNotAllowed,
+    #[error("the password reset key is not known, was used, or has expired")]
+    ResetKeyNotFound,
     #[error("a service the rule depends on failed: {0}")]
     ServiceFailed(String),
 }

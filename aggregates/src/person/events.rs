@@ -31,6 +31,19 @@ pub enum PersonEvent {
         address: Sealed<String>,
         verified_at: DateTime<Utc>,
     },
+    /// `key_digest` (SHA-256, hex) lets a read model find the person by the
+    /// key without holding the key.
+    PasswordResetRequested {
+        address: Sealed<String>,
+        key: Sealed<String>,
+        key_digest: String,
+        expires_at: DateTime<Utc>,
+        requested_at: DateTime<Utc>,
+    },
+    PasswordResetKeyRedeemed {
+        key_digest: String,
+        redeemed_at: DateTime<Utc>,
+    },
     ProfileUpdated {
         name: Option<Sealed<String>>,
         locale: Option<Locale>,
@@ -45,6 +58,8 @@ impl DomainEvent for PersonEvent {
             Self::EmailVerificationRequested { .. } => "EmailVerificationRequested",
             Self::EmailAddressVerified { .. } => "EmailAddressVerified",
             Self::ProfileUpdated { .. } => "ProfileUpdated",
+            Self::PasswordResetRequested { .. } => "PasswordResetRequested",
+            Self::PasswordResetKeyRedeemed { .. } => "PasswordResetKeyRedeemed",
         };
         name.to_string()
     }

@@ -5,17 +5,19 @@ mod aggregate;
 mod commands;
 mod errors;
 mod events;
+mod password_reset;
 mod services;
 #[cfg(test)]
 mod tests;
 
 pub use aggregate::{EmailState, Person};
 pub use commands::{
-    AuthenticateWithPassword, ConfirmEmailAddress, PersonCommand, RegisterPerson, UpdateProfile,
-    VerificationKey,
+    AuthenticateWithPassword, ConfirmEmailAddress, PersonCommand, RedeemPasswordResetKey,
+    RegisterPerson, RequestPasswordReset, UpdateProfile, VerificationKey,
 };
 pub use errors::PersonError;
 pub use events::PersonEvent;
+pub use password_reset::reset_key_digest;
 pub use services::{EmailAddressTaken, PersonServices, ServiceFailure};
 
 /// Longest name a person may give.

@@ -299,3 +299,123 @@ fn erased_data_replays_without_error() {
     );
     assert!(person.emails().is_empty());
 }
+
+fn verified() -> Vec<PersonEvent> {
+    let mut events = registered();
+    events.push(PersonEvent::EmailAddressVerified {
+        address: Sealed::new("p1", "Bob@example.org".to_string()),
+        verified_at: Utc::now(),
+    });
+    events
+}
+
+fn request_reset(address: &str) -> PersonCommand {
+    PersonCommand::RequestPasswordReset(RequestPasswordReset {
+        address: address.into(),
+        key: VerificationKey {
+            key: "reset-key-123".into(),
+            expires_at: in_minutes(15),
+        },
+        at: Utc::now(),
+    })
+}
+
+fn redeem(key: &str) -> PersonCommand {
+    PersonCommand::RedeemPasswordResetKey(RedeemPasswordResetKey {
+        key: key.into(),
+        at: Utc::now(),
+    })
+}
+
+#[test]
+fn a_reset_goes_only_to_a_verified_address() {
+    let events = framework()
+        .given(verified())
+        .when(request_reset("BOB@example.org"))
+        .inspect_result()
+        .unwrap();
+    let [
+        PersonEvent::PasswordResetRequested {
+            address,
+            key_digest,
+            ..
+        },
+    ] = &events[..]
+    else {
+        panic!("expected PasswordResetRequested, got {events:?}");
+    };
+    assert_eq!(address.get().unwrap(), "Bob@example.org");
+    assert_eq!(key_digest, &reset_key_digest("reset-key-123"));
+
+    let refused = "password recovery needs a verified address of a person with a password";
+    framework()
+        .given(registered())
+        .when(request_reset("bob@example.org"))
+        .then_expect_error_message(refused);
+    framework()
+        .given(verified())
+        .when(request_reset("eve@example.org"))
+        .then_expect_error_message(refused);
+}
+
+#[test]
+fn a_reset_key_is_redeemed_once_and_only_the_newest() {
+    let mut requested = verified();
+    requested.extend(
+        framework()
+            .given(verified())
+            .when(request_reset("bob@example.org"))
+            .inspect_result()
+            .unwrap(),
+    );
+    let redeemed = framework()
+        .given(requested.clone())
+        .when(redeem("reset-key-123"))
+        .inspect_result()
+        .unwrap();
+    assert!(matches!(
+        redeemed[..],
+        [PersonEvent::PasswordResetKeyRedeemed { .. }]
+    ));
+
+    let gone = "the password reset key is not known, was used, or has expired";
+    let mut used = requested.clone();
+    used.extend(redeemed);
+    framework()
+        .given(used)
+        .when(redeem("reset-key-123"))
+        .then_expect_error_message(gone);
+    framework()
+        .given(requested.clone())
+        .when(redeem("guessed"))
+        .then_expect_error_message(gone);
+
+    let mut superseded = requested;
+    superseded.push(PersonEvent::PasswordResetRequested {
+        address: Sealed::new("p1", "Bob@example.org".to_string()),
+        key: Sealed::new("p1", "newer-key".to_string()),
+        key_digest: reset_key_digest("newer-key"),
+        expires_at: in_minutes(15),
+        requested_at: Utc::now(),
+    });
+    framework()
+        .given(superseded)
+        .when(redeem("reset-key-123"))
+        .then_expect_error_message(gone);
+}
+
+#[test]
+fn an_expired_reset_key_is_not_redeemed() {
+    let mut requested = verified();
+    requested.push(PersonEvent::PasswordResetRequested {
+        address: Sealed::new("p1", "Bob@example.org".to_string()),
+        key: Sealed::new("p1", "old-key".to_string()),
+        key_digest: reset_key_digest("old-key"),
+        expires_at: in_minutes(-1),
+        requested_at: Utc::now(),
+    });
+    framework()
+        .given(requested)
+        .when(redeem("old-key"))
+        .then_expect_error_message("the password reset key is not known, was used, or has expired");
+}

@@ -1,101 +1,21 @@
-//! Commands, events, rules and state of an ID token.
+//! The Token aggregate's state, its rules (`handle`) and how events change
+//! its state (`apply`).
 
 use chrono::{DateTime, Utc};
+use cqrs_es::Aggregate;
 use cqrs_es::event_sink::EventSink;
-use cqrs_es::{Aggregate, DomainEvent};
 use serde::{Deserialize, Serialize};
 
+use super::commands::{BlacklistToken, IssueIdToken, ParkToken, PickUpParkedToken, TokenCommand};
+use super::errors::TokenError;
+use super::events::TokenEvent;
 use crate::sealed::Sealed;
 
-/// The scopes a token recorded by this aggregate can have.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum TokenScope {
-    /// A full ID token.
-    Idtoken,
-}
-
-/// Why an ID token was issued.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub enum IssuedFor {
-    /// A new person signed up.
-    Signup,
-    /// The person logged in with a password.
-    PasswordLogin,
-    /// The person verified their first address and gets a higher level.
-    AddressVerification,
-}
-
-impl IssuedFor {
-    /// Whether the token records a login (the profile's `lastLoginAt`).
-    pub fn is_login(self) -> bool {
-        matches!(self, Self::PasswordLogin)
-    }
-}
-
-/// Every command the Token aggregate handles.
-#[derive(Debug)]
-pub enum TokenCommand {
-    IssueIdToken(IssueIdToken),
-}
-
-impl TokenCommand {
-    /// The command's name, for logs and spans.
-    pub fn name(&self) -> &'static str {
-        match self {
-            Self::IssueIdToken(_) => "IssueIdToken",
-        }
-    }
-}
-
-/// Records a newly issued ID token for a person.
-#[derive(Debug)]
-pub struct IssueIdToken {
-    pub person: String,
-    pub issued_for: IssuedFor,
-    pub scope: TokenScope,
-    pub auth_level: u8,
-    pub issued_at: DateTime<Utc>,
-    pub expires_at: DateTime<Utc>,
-    pub user_agent: Option<String>,
-    pub client_address: Option<String>,
-}
-
-/// What has happened to a token.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub enum TokenEvent {
-    IdTokenIssued {
-        person: String,
-        issued_for: IssuedFor,
-        scope: TokenScope,
-        auth_level: u8,
-        issued_at: DateTime<Utc>,
-        expires_at: DateTime<Utc>,
-        user_agent: Option<Sealed<String>>,
-        client_address: Option<Sealed<String>>,
-    },
-}
-
-impl DomainEvent for TokenEvent {
-    fn event_type(&self) -> String {
-        match self {
-            Self::IdTokenIssued { .. } => "IdTokenIssued".to_string(),
-        }
-    }
-
-    fn event_version(&self) -> String {
-        "1.0".to_string()
-    }
-}
-
-/// A broken rule of the Token aggregate.
-#[derive(Debug, thiserror::Error)]
-pub enum TokenError {
-    #[error("a token with this id was issued before")]
-    AlreadyIssued,
-    #[error("a token must expire after it is issued")]
-    ExpiresBeforeIssue,
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct Parked {
+    pickup_jti: String,
+    pickup_expires_at: DateTime<Utc>,
+    picked_up: bool,
 }
 
 /// An ID token, rebuilt from its events.
@@ -103,12 +23,32 @@ pub enum TokenError {
 pub struct Token {
     person: Option<String>,
     expires_at: Option<DateTime<Utc>>,
+    auth_level: u8,
+    is_dead: bool,
+    parked: Option<Parked>,
 }
 
 impl Token {
     /// The person the token was issued to.
     pub fn person(&self) -> Option<&str> {
         self.person.as_deref()
+    }
+
+    /// The issued token's owner and expiry, or why there is none.
+    fn issued(&self) -> Result<(&str, DateTime<Utc>), TokenError> {
+        match (&self.person, self.expires_at) {
+            (Some(person), Some(expires_at)) => Ok((person, expires_at)),
+            _ => Err(TokenError::NotIssued),
+        }
+    }
+
+    /// The owner and expiry of a token that may still be used at `at`.
+    fn alive(&self, at: DateTime<Utc>) -> Result<(&str, DateTime<Utc>), TokenError> {
+        let (person, expires_at) = self.issued()?;
+        if self.is_dead || expires_at <= at {
+            return Err(TokenError::NoLongerValid);
+        }
+        Ok((person, expires_at))
     }
 }
 
@@ -125,18 +65,49 @@ impl Aggregate for Token {
         _services: &(),
         sink: &EventSink<Self>,
     ) -> Result<(), TokenError> {
-        let TokenCommand::IssueIdToken(c) = command;
-        let event = self.issue(c)?;
-        sink.write(event, self).await;
+        let event = match command {
+            TokenCommand::IssueIdToken(c) => Some(self.issue(c)?),
+            TokenCommand::Blacklist(c) => self.blacklist(c)?,
+            TokenCommand::Park(c) => Some(self.park(c)?),
+            TokenCommand::PickUp(c) => Some(self.pick_up(c)?),
+        };
+        if let Some(event) = event {
+            sink.write(event, self).await;
+        }
         Ok(())
     }
 
     fn apply(&mut self, event: TokenEvent) {
-        let TokenEvent::IdTokenIssued {
-            person, expires_at, ..
-        } = event;
-        self.person = Some(person);
-        self.expires_at = Some(expires_at);
+        match event {
+            TokenEvent::IdTokenIssued {
+                person,
+                expires_at,
+                auth_level,
+                ..
+            } => {
+                self.person = Some(person);
+                self.expires_at = Some(expires_at);
+                self.auth_level = auth_level;
+            }
+            TokenEvent::TokenBlacklisted { .. } => self.is_dead = true,
+            TokenEvent::TokenParked {
+                pickup_jti,
+                pickup_expires_at,
+                ..
+            } => {
+                self.is_dead = true;
+                self.parked = Some(Parked {
+                    pickup_jti,
+                    pickup_expires_at,
+                    picked_up: false,
+                });
+            }
+            TokenEvent::ParkedTokenPickedUp { .. } => {
+                if let Some(parked) = &mut self.parked {
+                    parked.picked_up = true;
+                }
+            }
+        }
     }
 }
 
@@ -154,10 +125,57 @@ impl Token {
             issued_for: c.issued_for,
             scope: c.scope,
             auth_level: c.auth_level,
+            set_password: c.set_password,
             issued_at: c.issued_at,
             expires_at: c.expires_at,
             user_agent: c.user_agent.map(seal),
             client_address: c.client_address.map(seal),
+        })
+    }
+
+    /// Blacklisting a dead or expired token changes nothing, so that
+    /// "log out everywhere" may name tokens that died meanwhile.
+    fn blacklist(&self, c: BlacklistToken) -> Result<Option<TokenEvent>, TokenError> {
+        let (person, expires_at) = self.issued()?;
+        if self.is_dead || expires_at <= c.at {
+            return Ok(None);
+        }
+        Ok(Some(TokenEvent::TokenBlacklisted {
+            person: person.to_string(),
+            reason: c.reason,
+            blacklisted_at: c.at,
+            expires_at,
+        }))
+    }
+
+    fn park(&self, c: ParkToken) -> Result<TokenEvent, TokenError> {
+        let (person, expires_at) = self.alive(c.at)?;
+        Ok(TokenEvent::TokenParked {
+            person: person.to_string(),
+            pickup_jti: c.pickup_jti,
+            pickup_expires_at: c.pickup_expires_at,
+            parked_at: c.at,
+            expires_at,
+        })
+    }
+
+    fn pick_up(&self, c: PickUpParkedToken) -> Result<TokenEvent, TokenError> {
+        let (person, _) = self.issued()?;
+        let parked = self
+            .parked
+            .as_ref()
+            .filter(|p| p.pickup_jti == c.pickup_jti);
+        let parked = parked.ok_or(TokenError::NotParked)?;
+        if parked.picked_up {
+            return Err(TokenError::AlreadyPickedUp);
+        }
+        if parked.pickup_expires_at <= c.at {
+            return Err(TokenError::PickupExpired);
+        }
+        Ok(TokenEvent::ParkedTokenPickedUp {
+            person: person.to_string(),
+            pickup_jti: c.pickup_jti,
+            picked_up_at: c.at,
         })
     }
 }
