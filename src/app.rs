@@ -14,6 +14,7 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 use tracing::info;
 
+use skalio_id_projections::blacklist::Blacklist;
 use skalio_id_projections::email_view::EmailView;
 use skalio_id_projections::mail::{AccountMail, LettreMailer, Mailer};
 use skalio_id_projections::password_reset_view::PasswordResetView;
@@ -39,6 +40,7 @@ struct Inner {
     tokens: TokenService,
     hasher: Arc<PasswordHasher>,
     projector: Arc<Projector>,
+    blacklist: Arc<Blacklist>,
 }
 
 impl AppState {
@@ -59,6 +61,9 @@ impl AppState {
     }
     pub fn projector(&self) -> &Arc<Projector> {
         &self.0.projector
+    }
+    pub fn blacklist(&self) -> &Blacklist {
+        &self.0.blacklist
     }
 }
 
@@ -119,11 +124,23 @@ pub async fn build_state(
 ) -> anyhow::Result<(AppState, Vec<JoinHandle<()>>)> {
     let projector = Projector::new(pool.clone(), projections(&settings)?);
     let tasks = projector.spawn(shutdown.clone());
+    // Loaded before the first request is served, then kept current.
+    let blacklist = Arc::new(Blacklist::default());
+    blacklist
+        .reload(&pool)
+        .await
+        .context("cannot load the token blacklist")?;
+    blacklist.spawn(pool.clone(), shutdown.clone());
     let auth = &settings.auth;
     let hasher = Arc::new(PasswordHasher::new(auth.bcrypt_cost, auth.bcrypt_workers)?);
     let rotation = chrono::Duration::seconds(auth.key_rotation_secs);
-    let longest_token =
-        chrono::Duration::seconds(auth.id_token_ttl_secs.max(auth.access_token_ttl_secs));
+    // A key stays published as long as the longest-lived token it signed.
+    let ttls = [
+        auth.id_token_ttl_secs,
+        auth.access_token_ttl_secs,
+        auth.uid_token_ttl_secs,
+    ];
+    let longest_token = chrono::Duration::seconds(ttls.into_iter().max().unwrap_or_default());
     let keys = KeyRing::load(pool.clone(), rotation, longest_token).await?;
     keys.spawn_rotation(shutdown.clone());
     let services = Arc::new(PostgresPersonServices::new(
@@ -140,6 +157,7 @@ pub async fn build_state(
         tokens,
         hasher,
         projector,
+        blacklist,
     };
     Ok((AppState(Arc::new(inner)), tasks))
 }

@@ -63,7 +63,13 @@ pub struct AuthSettings {
     pub id_token_ttl_secs: i64,
     pub signup_token_ttl_secs: i64,
     pub access_token_ttl_secs: i64,
+    pub uid_token_ttl_secs: i64,
+    /// How long a parked ID token may be picked up.
+    pub pickup_token_ttl_secs: i64,
     pub verification_key_ttl_secs: i64,
+    pub password_reset_key_ttl_secs: i64,
+    /// Lifetime of the ID token a password reset key is redeemed for.
+    pub password_reset_token_ttl_secs: i64,
     /// How long a signing key signs before a new one takes over.
     pub key_rotation_secs: i64,
     /// How long a command waits for the read models before answering anyway.
@@ -85,6 +91,10 @@ pub struct RateLimitSettings {
     pub login: BucketSettings,
     /// Per person, on requesting and confirming address verification.
     pub email_verification: BucketSettings,
+    /// Per email address, on asking for a password reset mail.
+    pub password_reset: BucketSettings,
+    /// Per client address, on redeeming password reset keys.
+    pub password_reset_key: BucketSettings,
 }
 
 impl Default for Settings {
@@ -129,7 +139,11 @@ impl Default for AuthSettings {
             id_token_ttl_secs: 30 * 24 * 3600,
             signup_token_ttl_secs: 3600,
             access_token_ttl_secs: 600,
+            uid_token_ttl_secs: 365 * 24 * 3600,
+            pickup_token_ttl_secs: 300,
             verification_key_ttl_secs: 3600,
+            password_reset_key_ttl_secs: 1800,
+            password_reset_token_ttl_secs: 900,
             key_rotation_secs: 7 * 24 * 3600,
             read_your_writes_timeout_ms: 5000,
         }
@@ -145,6 +159,14 @@ impl Default for RateLimitSettings {
             },
             email_verification: BucketSettings {
                 capacity: 1.0,
+                drain_per_sec: 1.0 / 60.0,
+            },
+            password_reset: BucketSettings {
+                capacity: 3.0,
+                drain_per_sec: 1.0 / 300.0,
+            },
+            password_reset_key: BucketSettings {
+                capacity: 10.0,
                 drain_per_sec: 1.0 / 60.0,
             },
         }

@@ -87,6 +87,20 @@ impl<S: Send + Sync> FromRequestParts<S> for RequestMeta {
 /// `Authorization` header.
 pub struct IdToken(pub Arc<Claims>);
 
+/// The verified claims of a pickup token (scope `park`) from the
+/// `Authorization` header.
+pub struct PickupToken(pub Arc<Claims>);
+
+impl FromRequestParts<AppState> for PickupToken {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let token = bearer(parts)
+            .ok_or_else(|| ApiError::unauthenticated("A pickup token is required."))?;
+        Ok(Self(verify_scope(state, &token, Scope::Park).await?))
+    }
+}
+
 /// The verified claims of an access token (scope `access`) from the
 /// `Authorization` header or, failing that, the `acct` cookie.
 pub struct AccessToken(pub Arc<Claims>);
@@ -125,6 +139,18 @@ async fn verify_scope(
         return Err(ApiError::unauthenticated(
             "The token's scope does not allow this request.",
         ));
+    }
+    // An access token dies with the ID token named in its `sid`. (A pickup
+    // token's `sid` names the parked token, which is dead by design.)
+    let blacklist = state.blacklist();
+    let parent_dead = scope == Scope::Access
+        && claims
+            .sid
+            .as_deref()
+            .is_some_and(|sid| blacklist.contains(sid));
+    let dead = blacklist.contains(&claims.jti) || parent_dead;
+    if dead {
+        return Err(ApiError::unauthenticated("The token is no longer valid."));
     }
     Ok(claims)
 }

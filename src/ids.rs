@@ -17,6 +17,12 @@ pub fn new_verification_key() -> String {
     random_string(KEY_ALPHABET, 6)
 }
 
+/// A password reset key: it is the only proof a caller brings, so it is
+/// long (32 characters, about 160 bits) rather than typeable.
+pub fn new_reset_key() -> String {
+    random_string(KEY_ALPHABET, 32)
+}
+
 fn random_string(alphabet: &[u8], len: usize) -> String {
     let mut rng = rand::rng();
     (0..len)

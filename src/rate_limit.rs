@@ -5,6 +5,7 @@ use axum::http::{HeaderMap, HeaderValue};
 use sqlx::PgPool;
 
 use crate::config::BucketSettings;
+use crate::error::ApiError;
 
 /// The outcome of one attempt to add a drop.
 #[derive(Debug, Clone, Copy)]
@@ -28,6 +29,22 @@ impl BucketState {
         headers.insert("x-ratelimit-remaining", HeaderValue::from(remaining));
         headers
     }
+}
+
+/// Adds a drop to `bucket` and answers the document's 509, with
+/// `Retry-After` and the bucket headers, when it is full. Returns the
+/// headers for the response otherwise.
+pub async fn enforce(
+    pool: &PgPool,
+    bucket: &str,
+    settings: BucketSettings,
+) -> Result<HeaderMap, ApiError> {
+    let state = add_drop(pool, bucket, settings).await?;
+    if !state.accepted {
+        let exceeded = ApiError::rate_limit_exceeded(state.retry_after_secs);
+        return Err(exceeded.with_headers(state.headers()));
+    }
+    Ok(state.headers())
 }
 
 /// Adds a drop to `bucket`, atomically: concurrent requests on any instance

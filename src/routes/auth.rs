@@ -108,12 +108,8 @@ async fn login(
     ApiJson(request): ApiJson<LoginRequest>,
 ) -> Result<Response, ApiError> {
     let bucket = format!("login:{}", canonical(&request.email));
-    let limit =
-        rate_limit::add_drop(state.pool(), &bucket, state.settings().rate_limits.login).await?;
-    let headers = limit.headers();
-    if !limit.accepted {
-        return Err(ApiError::rate_limit_exceeded(limit.retry_after_secs).with_headers(headers));
-    }
+    let headers =
+        rate_limit::enforce(state.pool(), &bucket, state.settings().rate_limits.login).await?;
     if request.kind != AuthenticatorType::Bcrypt {
         let detail = "A second factor needs an mfa token from a password login first.";
         return Err(ApiError::invalid(detail).with_headers(headers));
@@ -121,11 +117,9 @@ async fn login(
 
     let password = Password::new(request.key);
     let signed = sessions::log_in(&state, &request.email, password, &meta).await;
-    Ok((
-        headers,
-        signed.map_err(|e| e.with_headers(limit.headers()))?,
-    )
-        .into_response())
+
+    let signed = signed.map_err(|e| e.with_headers(headers.clone()))?;
+    Ok((headers, signed).into_response())
 }
 
 #[derive(Deserialize, IntoParams)]

@@ -10,6 +10,8 @@ mod middleware;
 mod oidc;
 mod openapi;
 mod profile;
+mod recovery;
+mod sessions;
 mod signup;
 
 use axum::Router;
@@ -30,6 +32,8 @@ pub fn router(state: AppState) -> Router {
         .merge(oidc::routes())
         .merge(auth::routes())
         .merge(profile::routes())
+        .merge(sessions::routes())
+        .merge(recovery::routes())
         .merge(emails::routes())
         .merge(health::routes())
         .split_for_parts();

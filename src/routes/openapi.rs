@@ -28,6 +28,7 @@ pub fn base() -> OpenApi {
     let components = api.components.get_or_insert_with(Default::default);
     components.add_security_scheme("idToken", bearer());
     components.add_security_scheme("accessToken", bearer());
+    components.add_security_scheme("pickupToken", bearer());
     api
 }
 

@@ -13,6 +13,11 @@ pub enum Scope {
     Idtoken,
     /// A short-lived access token: authorizes API calls.
     Access,
+    /// A single-use pickup token for a parked ID token.
+    Park,
+    /// A long-lived token that identifies a person where the document asks
+    /// for one; it cannot be revoked.
+    Uid,
 }
 
 /// The claims of an ID or access token.

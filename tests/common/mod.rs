@@ -166,6 +166,26 @@ impl TestApp {
             .expect("request")
     }
 
+    /// A POST carrying `token` as bearer and no body.
+    pub async fn post_with(&self, path: &str, token: &str) -> Response {
+        self.client
+            .post(self.url(path))
+            .bearer_auth(token)
+            .send()
+            .await
+            .expect("request")
+    }
+
+    /// A GET carrying `token` as bearer.
+    pub async fn get_with(&self, path: &str, token: &str) -> Response {
+        self.client
+            .get(self.url(path))
+            .bearer_auth(token)
+            .send()
+            .await
+            .expect("request")
+    }
+
     pub async fn post_json(&self, path: &str, body: &Value) -> Response {
         self.client
             .post(self.url(path))
