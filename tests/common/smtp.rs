@@ -83,33 +83,37 @@ impl Mailbox {
 
     /// Waits for mail to `address` and returns the newest.
     pub async fn wait_for(&self, address: &str) -> ReceivedMail {
+        self.wait_for_containing(address, "").await
+    }
+
+    /// Waits for mail to `address` whose text contains `marker` and returns
+    /// the newest such mail.
+    pub async fn wait_for_containing(&self, address: &str, marker: &str) -> ReceivedMail {
         for _ in 0..250 {
-            let found = self
-                .all()
-                .into_iter()
-                .rev()
-                .find(|m| m.to.iter().any(|t| t.eq_ignore_ascii_case(address)));
+            let found = self.all().into_iter().rev().find(|m| {
+                m.to.iter().any(|t| t.eq_ignore_ascii_case(address)) && m.data.contains(marker)
+            });
             if let Some(mail) = found {
                 return mail;
             }
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
-        panic!("no mail to {address} within 5 s");
+        panic!("no mail to {address} containing {marker} within 5 s");
+    }
+
+    /// The password reset key from the newest reset mail to `address`, read
+    /// from the last path segment of its link.
+    pub async fn reset_key_for(&self, address: &str) -> String {
+        let mail = self.wait_for_containing(address, "/reset/").await;
+        let link = mail.data.lines().find(|l| l.contains("/reset/")).expect("reset link");
+        link.trim().rsplit('/').next().expect("key segment").to_string()
     }
 
     /// The verification key from the newest mail to `address`, read from the
     /// last path segment of its confirmation link.
     pub async fn verification_key_for(&self, address: &str) -> String {
-        let mail = self.wait_for(address).await;
-        let link = mail
-            .data
-            .lines()
-            .find(|l| l.contains("/confirm/"))
-            .expect("confirmation link");
-        link.trim()
-            .rsplit('/')
-            .next()
-            .expect("key segment")
-            .to_string()
+        let mail = self.wait_for_containing(address, "/confirm/").await;
+        let link = mail.data.lines().find(|l| l.contains("/confirm/")).expect("confirmation link");
+        link.trim().rsplit('/').next().expect("key segment").to_string()
     }
 }
