@@ -8,11 +8,16 @@ use serde_json::{Value, json};
 use skalio_id::config::BucketSettings;
 
 async fn ask_for_reset(app: &TestApp, address: &str) -> reqwest::Response {
-    app.post_json("/id/v3/auth/reset", &json!({"address": address})).await
+    app.post_json("/id/v3/auth/reset", &json!({"address": address}))
+        .await
 }
 
 async fn redeem(app: &TestApp, key: &str) -> reqwest::Response {
-    app.client.post(app.url(&format!("/id/v3/auth/reset/{key}"))).send().await.unwrap()
+    app.client
+        .post(app.url(&format!("/id/v3/auth/reset/{key}")))
+        .send()
+        .await
+        .unwrap()
 }
 
 #[tokio::test]
@@ -27,12 +32,20 @@ async fn a_reset_key_mailed_to_a_verified_address_yields_a_short_set_password_to
 
     let response = redeem(&app, &key).await;
     assert_eq!(response.status(), StatusCode::OK);
-    assert!(response.headers()["authorization"].to_str().unwrap().starts_with("Bearer "));
+    assert!(
+        response.headers()["authorization"]
+            .to_str()
+            .unwrap()
+            .starts_with("Bearer ")
+    );
     let token = token_of(response).await;
     let claims = claims_of(&token);
     assert_eq!(claims["setPassword"], true);
     assert_eq!(claims["scope"], "idtoken");
-    assert_eq!(claims["exp"].as_i64().unwrap() - claims["iat"].as_i64().unwrap(), 900);
+    assert_eq!(
+        claims["exp"].as_i64().unwrap() - claims["iat"].as_i64().unwrap(),
+        900
+    );
     let access = token_of(app.access(&token).await).await;
     assert_eq!(claims_of(&access)["setPassword"], true);
 
@@ -52,7 +65,8 @@ async fn ordinary_tokens_carry_no_set_password_claim() {
 #[tokio::test]
 async fn unknown_or_unverified_addresses_get_the_same_403_and_no_mail() {
     let app = TestApp::spawn().await;
-    app.signed_up("unverified@example.org", "CorrectHorse").await;
+    app.signed_up("unverified@example.org", "CorrectHorse")
+        .await;
     app.mailbox.wait_for("unverified@example.org").await;
 
     let unverified = ask_for_reset(&app, "unverified@example.org").await;
@@ -60,10 +74,20 @@ async fn unknown_or_unverified_addresses_get_the_same_403_and_no_mail() {
 
     assert_eq!(unverified.status(), StatusCode::FORBIDDEN);
     assert_eq!(unknown.status(), StatusCode::FORBIDDEN);
-    let (a, b): (Value, Value) = (unverified.json().await.unwrap(), unknown.json().await.unwrap());
+    let (a, b): (Value, Value) = (
+        unverified.json().await.unwrap(),
+        unknown.json().await.unwrap(),
+    );
     assert_eq!(a, b);
-    assert!(app.mailbox.all().iter().all(|m| !m.data.contains("/reset/")));
-    let bad = app.post_json("/id/v3/auth/reset", &json!({"mail": "x"})).await;
+    assert!(
+        app.mailbox
+            .all()
+            .iter()
+            .all(|m| !m.data.contains("/reset/"))
+    );
+    let bad = app
+        .post_json("/id/v3/auth/reset", &json!({"mail": "x"}))
+        .await;
     assert_eq!(error_code(bad).await, 400001);
 }
 
@@ -95,19 +119,33 @@ async fn an_expired_or_guessed_key_is_not_found() {
     tokio::time::sleep(std::time::Duration::from_millis(1_500)).await;
 
     assert_eq!(redeem(&app, &key).await.status(), StatusCode::NOT_FOUND);
-    assert_eq!(redeem(&app, "GUESSEDGUESSEDGUESSEDGUESSED1234").await.status(), StatusCode::NOT_FOUND);
+    assert_eq!(
+        redeem(&app, "GUESSEDGUESSEDGUESSEDGUESSED1234")
+            .await
+            .status(),
+        StatusCode::NOT_FOUND
+    );
 }
 
 #[tokio::test]
 async fn both_steps_are_rate_limited() {
     let app = TestApp::spawn_with(|s| {
-        s.rate_limits.password_reset = BucketSettings { capacity: 1.0, drain_per_sec: 1.0 / 300.0 };
-        s.rate_limits.password_reset_key = BucketSettings { capacity: 2.0, drain_per_sec: 1.0 / 60.0 };
+        s.rate_limits.password_reset = BucketSettings {
+            capacity: 1.0,
+            drain_per_sec: 1.0 / 300.0,
+        };
+        s.rate_limits.password_reset_key = BucketSettings {
+            capacity: 2.0,
+            drain_per_sec: 1.0 / 60.0,
+        };
     })
     .await;
     app.verified_person("bob@example.org", "CorrectHorse").await;
 
-    assert_eq!(ask_for_reset(&app, "bob@example.org").await.status(), StatusCode::NO_CONTENT);
+    assert_eq!(
+        ask_for_reset(&app, "bob@example.org").await.status(),
+        StatusCode::NO_CONTENT
+    );
     let limited = ask_for_reset(&app, "Bob@Example.org").await;
     assert_eq!(limited.status().as_u16(), 509);
     assert!(limited.headers().contains_key("retry-after"));

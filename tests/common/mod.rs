@@ -3,6 +3,7 @@
 //! collects mail, and one helper per endpoint.
 #![allow(dead_code)]
 
+pub mod process;
 pub mod smtp;
 
 use std::time::Duration;

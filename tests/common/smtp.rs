@@ -105,15 +105,31 @@ impl Mailbox {
     /// from the last path segment of its link.
     pub async fn reset_key_for(&self, address: &str) -> String {
         let mail = self.wait_for_containing(address, "/reset/").await;
-        let link = mail.data.lines().find(|l| l.contains("/reset/")).expect("reset link");
-        link.trim().rsplit('/').next().expect("key segment").to_string()
+        let link = mail
+            .data
+            .lines()
+            .find(|l| l.contains("/reset/"))
+            .expect("reset link");
+        link.trim()
+            .rsplit('/')
+            .next()
+            .expect("key segment")
+            .to_string()
     }
 
     /// The verification key from the newest mail to `address`, read from the
     /// last path segment of its confirmation link.
     pub async fn verification_key_for(&self, address: &str) -> String {
         let mail = self.wait_for_containing(address, "/confirm/").await;
-        let link = mail.data.lines().find(|l| l.contains("/confirm/")).expect("confirmation link");
-        link.trim().rsplit('/').next().expect("key segment").to_string()
+        let link = mail
+            .data
+            .lines()
+            .find(|l| l.contains("/confirm/"))
+            .expect("confirmation link");
+        link.trim()
+            .rsplit('/')
+            .next()
+            .expect("key segment")
+            .to_string()
     }
 }
