@@ -16,6 +16,7 @@ use tracing::info;
 
 use skalio_id_projections::blacklist::Blacklist;
 use skalio_id_projections::email_view::EmailView;
+use skalio_id_projections::erasure::PersonErasure;
 use skalio_id_projections::mail::{AccountMail, LettreMailer, Mailer};
 use skalio_id_projections::password_reset_view::PasswordResetView;
 use skalio_id_projections::profile_view::ProfileView;
@@ -75,6 +76,7 @@ pub fn projections(settings: &Settings) -> anyhow::Result<Vec<Arc<dyn Projection
         Arc::new(EmailView),
         Arc::new(TokenView),
         Arc::new(PasswordResetView),
+        Arc::new(PersonErasure),
         Arc::new(AccountMail::new(mailer, &settings.public_url())),
     ])
 }
@@ -170,6 +172,7 @@ pub async fn start(
 ) -> anyhow::Result<RunningApp> {
     let (shutdown, shutdown_rx) = watch::channel(false);
     let (state, mut tasks) = build_state(settings, pool, &shutdown_rx).await?;
+    crate::accounts::spawn_lapsed_address_sweeper(state.clone(), shutdown_rx.clone());
     let address = listener.local_addr()?;
     let router: Router = routes::router(state.clone());
     let mut stop = shutdown_rx.clone();

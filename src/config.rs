@@ -67,6 +67,8 @@ pub struct AuthSettings {
     /// How long a parked ID token may be picked up.
     pub pickup_token_ttl_secs: i64,
     pub verification_key_ttl_secs: i64,
+    /// How long a secondary address may stay unverified before it is removed.
+    pub unverified_address_ttl_secs: i64,
     pub password_reset_key_ttl_secs: i64,
     /// Lifetime of the ID token a password reset key is redeemed for.
     pub password_reset_token_ttl_secs: i64,
@@ -142,6 +144,7 @@ impl Default for AuthSettings {
             uid_token_ttl_secs: 365 * 24 * 3600,
             pickup_token_ttl_secs: 300,
             verification_key_ttl_secs: 3600,
+            unverified_address_ttl_secs: 7 * 24 * 3600,
             password_reset_key_ttl_secs: 1800,
             password_reset_token_ttl_secs: 900,
             key_rotation_secs: 7 * 24 * 3600,

@@ -231,7 +231,12 @@ impl From<PersonError> for ApiError {
             PersonError::VerificationKeyNotFound | PersonError::ResetKeyNotFound => {
                 Self::not_found(detail)
             }
-            PersonError::PasswordResetNotAllowed => Self::forbidden(detail),
+            PersonError::PasswordResetNotAllowed
+            | PersonError::SignupAddressNotVerified
+            | PersonError::NotAnAddressOfThePerson
+            | PersonError::EmailAddressNotVerified
+            | PersonError::PrimaryAddressCannotBeRemoved => Self::forbidden(detail),
+            PersonError::EmailAddressNotFound => Self::not_found(detail),
             PersonError::ServiceFailed(_) => Self::internal(&error),
         }
     }

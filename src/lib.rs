@@ -6,6 +6,7 @@
 //! (`skalio-id-projections`) show the result.
 #![forbid(unsafe_code)]
 
+pub mod accounts;
 pub mod app;
 pub mod cli;
 pub mod config;

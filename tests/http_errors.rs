@@ -136,6 +136,12 @@ async fn the_openapi_document_lists_every_route() {
         ("/id/v3/auth/logout", "post"),
         ("/id/v3/auth/reset", "post"),
         ("/id/v3/auth/reset/{key}", "post"),
+        ("/id/v3/profile", "delete"),
+        ("/id/v3/profile/emails", "get"),
+        ("/id/v3/profile/emails", "post"),
+        ("/id/v3/profile/emails/{address}", "delete"),
+        ("/id/v3/profile/emails/{address}/primary", "post"),
+        ("/id/v3/profile/emails/{address}/verify", "post"),
         ("/health/live", "get"),
         ("/health/ready", "get"),
     ];

@@ -5,6 +5,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use skalio_id_aggregates::email::canonical;
 use skalio_id_aggregates::person::PersonEvent;
+use skalio_id_aggregates::sealed::Sealed;
 use sqlx::{FromRow, PgConnection, PgExecutor};
 
 use crate::event_log::StoredEvent;
@@ -49,6 +50,102 @@ pub async fn find<'e>(
         .await
 }
 
+/// Unverified addresses whose time ran out: (person, address).
+pub async fn lapsed<'e>(db: impl PgExecutor<'e>) -> Result<Vec<(String, String)>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT person_id, address FROM email_view_v1
+          WHERE NOT is_verified AND remove_at <= now() ORDER BY remove_at LIMIT 500",
+    )
+    .fetch_all(db)
+    .await
+}
+
+/// An address as it enters the view.
+struct NewAddress<'a> {
+    person: &'a str,
+    address: String,
+    is_primary: bool,
+    added_at: DateTime<Utc>,
+    remove_at: Option<DateTime<Utc>>,
+}
+
+async fn insert(db: &mut PgConnection, new: NewAddress<'_>) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "INSERT INTO email_view_v1 (canonical_address, address, person_id, is_primary,
+            is_verified, added_at, remove_at)
+         VALUES ($1, $2, $3, $4, false, $5, $6)",
+    )
+    .bind(canonical(&new.address))
+    .bind(&new.address)
+    .bind(new.person)
+    .bind(new.is_primary)
+    .bind(new.added_at)
+    .bind(new.remove_at)
+    .execute(db)
+    .await?;
+    Ok(())
+}
+
+async fn mark_verified(
+    db: &mut PgConnection,
+    person: &str,
+    address: &str,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "UPDATE email_view_v1 SET is_verified = true, remove_at = NULL
+          WHERE canonical_address = $1 AND person_id = $2",
+    )
+    .bind(canonical(address))
+    .bind(person)
+    .execute(db)
+    .await?;
+    Ok(())
+}
+
+async fn make_primary(
+    db: &mut PgConnection,
+    person: &str,
+    address: &str,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "UPDATE email_view_v1 SET is_primary = (canonical_address = $1) WHERE person_id = $2",
+    )
+    .bind(canonical(address))
+    .bind(person)
+    .execute(db)
+    .await?;
+    Ok(())
+}
+
+/// Removes the address and frees it for anyone, in the same transaction.
+async fn remove(db: &mut PgConnection, person: &str, address: &str) -> Result<(), sqlx::Error> {
+    let address = canonical(address);
+    sqlx::query("DELETE FROM email_view_v1 WHERE canonical_address = $1 AND person_id = $2")
+        .bind(&address)
+        .bind(person)
+        .execute(&mut *db)
+        .await?;
+    sqlx::query("DELETE FROM email_claims WHERE address = $1 AND person_id = $2")
+        .bind(&address)
+        .bind(person)
+        .execute(db)
+        .await?;
+    Ok(())
+}
+
+/// An erased person's addresses go, and are free again.
+async fn remove_person(db: &mut PgConnection, person: &str) -> Result<(), sqlx::Error> {
+    sqlx::query("DELETE FROM email_view_v1 WHERE person_id = $1")
+        .bind(person)
+        .execute(&mut *db)
+        .await?;
+    sqlx::query("DELETE FROM email_claims WHERE person_id = $1")
+        .bind(person)
+        .execute(db)
+        .await?;
+    Ok(())
+}
+
 #[async_trait]
 impl Projection for EmailView {
     fn name(&self) -> &'static str {
@@ -63,41 +160,57 @@ impl Projection for EmailView {
         let Some(person_event) = event.person_event()? else {
             return Ok(());
         };
-        let person = &event.aggregate_id;
+        let person = event.aggregate_id.as_str();
+        let opened = |address: Sealed<String>| address.into_inner();
         match person_event {
             PersonEvent::PersonRegistered {
                 address,
                 registered_at,
                 ..
             } => {
-                let Some(address) = address.into_inner() else {
-                    return Ok(());
-                };
-                sqlx::query(
-                    "INSERT INTO email_view_v1
-                        (canonical_address, address, person_id, is_primary, is_verified, added_at)
-                     VALUES ($1, $2, $3, true, false, $4)",
-                )
-                .bind(canonical(&address))
-                .bind(&address)
-                .bind(person)
-                .bind(registered_at)
-                .execute(db)
-                .await?;
+                if let Some(address) = opened(address) {
+                    let new = NewAddress {
+                        person,
+                        address,
+                        is_primary: true,
+                        added_at: registered_at,
+                        remove_at: None,
+                    };
+                    insert(db, new).await?;
+                }
+            }
+            PersonEvent::EmailAddressAdded {
+                address,
+                added_at,
+                remove_at,
+            } => {
+                if let Some(address) = opened(address) {
+                    let new = NewAddress {
+                        person,
+                        address,
+                        is_primary: false,
+                        added_at,
+                        remove_at: Some(remove_at),
+                    };
+                    insert(db, new).await?;
+                }
             }
             PersonEvent::EmailAddressVerified { address, .. } => {
-                let Some(address) = address.into_inner() else {
-                    return Ok(());
-                };
-                sqlx::query(
-                    "UPDATE email_view_v1 SET is_verified = true, remove_at = NULL
-                      WHERE canonical_address = $1 AND person_id = $2",
-                )
-                .bind(canonical(&address))
-                .bind(person)
-                .execute(db)
-                .await?;
+                if let Some(address) = opened(address) {
+                    mark_verified(db, person, &address).await?;
+                }
             }
+            PersonEvent::PrimaryEmailAddressChanged { address } => {
+                if let Some(address) = opened(address) {
+                    make_primary(db, person, &address).await?;
+                }
+            }
+            PersonEvent::EmailAddressRemoved { address, .. } => {
+                if let Some(address) = opened(address) {
+                    remove(db, person, &address).await?;
+                }
+            }
+            PersonEvent::PersonDeleted { .. } => remove_person(db, person).await?,
             PersonEvent::EmailVerificationRequested { .. }
             | PersonEvent::ProfileUpdated { .. }
             | PersonEvent::PasswordResetRequested { .. }

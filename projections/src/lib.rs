@@ -6,6 +6,7 @@
 
 pub mod blacklist;
 pub mod email_view;
+pub mod erasure;
 pub mod event_log;
 pub mod mail;
 pub mod password_reset_view;

@@ -61,6 +61,12 @@ impl Projection for PasswordResetView {
                     .execute(db)
                     .await?;
             }
+            Some(PersonEvent::PersonDeleted { .. }) => {
+                sqlx::query("DELETE FROM password_reset_view_v1 WHERE person_id = $1")
+                    .bind(person)
+                    .execute(db)
+                    .await?;
+            }
             _ => {}
         }
         Ok(())

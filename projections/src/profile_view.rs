@@ -120,8 +120,17 @@ impl Projection for ProfileView {
                 .execute(db)
                 .await?;
             }
+            PersonEvent::PersonDeleted { .. } => {
+                sqlx::query("DELETE FROM profile_view_v1 WHERE person_id = $1")
+                    .bind(person)
+                    .execute(db)
+                    .await?;
+            }
             PersonEvent::EmailVerificationRequested { .. }
             | PersonEvent::EmailAddressVerified { .. }
+            | PersonEvent::EmailAddressAdded { .. }
+            | PersonEvent::PrimaryEmailAddressChanged { .. }
+            | PersonEvent::EmailAddressRemoved { .. }
             | PersonEvent::PasswordResetRequested { .. }
             | PersonEvent::PasswordResetKeyRedeemed { .. } => {}
         }

@@ -4,6 +4,7 @@
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
+use skalio_id_aggregates::person::PersonEvent;
 use skalio_id_aggregates::sealed::Sealed;
 use skalio_id_aggregates::token::TokenEvent;
 use sqlx::{FromRow, PgConnection, PgExecutor};
@@ -85,6 +86,18 @@ async fn mark_blacklisted(
     Ok(())
 }
 
+/// An erased person's tokens keep their terms (the blacklist needs them until
+/// they expire) but lose the user agent and client address.
+async fn forget_client_details(db: &mut PgConnection, person: &str) -> Result<(), ProjectionError> {
+    sqlx::query(
+        "UPDATE token_view_v1 SET user_agent = NULL, client_address = NULL WHERE person_id = $1",
+    )
+    .bind(person)
+    .execute(db)
+    .await?;
+    Ok(())
+}
+
 #[async_trait]
 impl Projection for TokenView {
     fn name(&self) -> &'static str {
@@ -96,6 +109,9 @@ impl Projection for TokenView {
         db: &mut PgConnection,
         event: &StoredEvent,
     ) -> Result<(), ProjectionError> {
+        if let Some(PersonEvent::PersonDeleted { .. }) = event.person_event()? {
+            return forget_client_details(db, &event.aggregate_id).await;
+        }
         let Some(token_event) = event.token_event()? else {
             return Ok(());
         };

@@ -2,15 +2,18 @@
 
 use axum::Json;
 use axum::extract::State;
+use axum::http::StatusCode;
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde::{Deserialize, Serialize};
 use skalio_id_aggregates::locale::Locale;
 use skalio_id_aggregates::person::{PersonCommand, UpdateProfile};
-use skalio_id_projections::{email_view, profile_view};
+use skalio_id_projections::email_view::{self, EmailRow};
+use skalio_id_projections::profile_view;
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+use crate::accounts;
 use crate::app::AppState;
 use crate::error::{ApiError, ErrorBody};
 use crate::event_store::RequestMeta;
@@ -18,7 +21,7 @@ use crate::extract::{AccessToken, ApiJson};
 use crate::fingerprint::{self, Emoji};
 
 pub fn routes() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new().routes(routes!(get_profile, update_profile))
+    OpenApiRouter::new().routes(routes!(get_profile, update_profile, delete_account))
 }
 
 /// An address of the principal.
@@ -30,6 +33,17 @@ pub struct EmailResponse {
     verified: bool,
     /// When an unverified address is removed; null once verified.
     remove_at: Option<String>,
+}
+
+impl From<EmailRow> for EmailResponse {
+    fn from(email: EmailRow) -> Self {
+        Self {
+            address: email.address,
+            primary: email.is_primary,
+            verified: email.is_verified,
+            remove_at: email.remove_at.map(timestamp),
+        }
+    }
 }
 
 /// The complete profile of the principal.
@@ -70,15 +84,7 @@ async fn load_profile(state: &AppState, person: &str) -> Result<ProfileResponse,
         has_avatar: profile.has_avatar,
         created_at: timestamp(profile.created_at),
         last_login_at: profile.last_login_at.map(timestamp),
-        emails: emails
-            .into_iter()
-            .map(|e| EmailResponse {
-                address: e.address,
-                primary: e.is_primary,
-                verified: e.is_verified,
-                remove_at: e.remove_at.map(timestamp),
-            })
-            .collect(),
+        emails: emails.into_iter().map(EmailResponse::from).collect(),
         membership: None,
     })
 }
@@ -135,4 +141,23 @@ async fn update_profile(
         .await?;
 
     Ok(Json(load_profile(&state, &token.sub).await?))
+}
+
+/// Deletes the account for good: every token dies, the person's personal
+/// data in the event log becomes unreadable, the read models forget them
+/// and their addresses are free again. Requires an access token.
+#[utoipa::path(delete, path = "/id/v3/profile", tag = "Profile",
+    security(("accessToken" = [])),
+    responses(
+        (status = 204, description = "The account is deleted."),
+        (status = 401, description = "The access token is missing or invalid.", body = ErrorBody),
+        (status = 403, description = "The person is the last administrator of an organization with other members.", body = ErrorBody),
+    ))]
+async fn delete_account(
+    State(state): State<AppState>,
+    AccessToken(token): AccessToken,
+    meta: RequestMeta,
+) -> Result<StatusCode, ApiError> {
+    accounts::delete_account(&state, &token.sub, &meta).await?;
+    Ok(StatusCode::NO_CONTENT)
 }

@@ -1,10 +1,10 @@
 //! Signing up, logging in with a password, and confirming an address: the
 //! ways a person comes to hold an ID token.
 
-use chrono::{Duration, Utc};
+use chrono::Utc;
 use skalio_id_aggregates::password::Password;
 use skalio_id_aggregates::person::{
-    AuthenticateWithPassword, ConfirmEmailAddress, PersonCommand, RegisterPerson, VerificationKey,
+    AuthenticateWithPassword, ConfirmEmailAddress, PersonCommand, RegisterPerson,
 };
 use skalio_id_aggregates::token::IssuedFor;
 use skalio_id_projections::email_view;
@@ -13,10 +13,11 @@ use super::{
     AUTH_LEVEL_UNVERIFIED, AUTH_LEVEL_VERIFIED, Grant, SignedToken, Signup, auth_level,
     issue_id_token,
 };
+use crate::accounts::verification_key;
 use crate::app::AppState;
 use crate::error::ApiError;
 use crate::event_store::RequestMeta;
-use crate::ids::{new_uid, new_verification_key};
+use crate::ids::new_uid;
 
 /// Registers a person and issues their first, short-lived ID token.
 pub async fn sign_up(
@@ -25,7 +26,6 @@ pub async fn sign_up(
     meta: &RequestMeta,
 ) -> Result<SignedToken, ApiError> {
     let uid = new_uid();
-    let settings = &state.settings().auth;
     let now = Utc::now();
     let command = PersonCommand::Register(RegisterPerson {
         uid: uid.clone(),
@@ -34,10 +34,7 @@ pub async fn sign_up(
         name: signup.name,
         locale: signup.locale,
         time_zone: signup.time_zone,
-        verification: VerificationKey {
-            key: new_verification_key(),
-            expires_at: now + Duration::seconds(settings.verification_key_ttl_secs),
-        },
+        verification: verification_key(state),
         at: now,
     });
     let meta = meta.acting_as(&uid);

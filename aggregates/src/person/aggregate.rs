@@ -7,9 +7,7 @@ use cqrs_es::event_sink::EventSink;
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
 
-use super::commands::{
-    AuthenticateWithPassword, ConfirmEmailAddress, PersonCommand, RegisterPerson, UpdateProfile,
-};
+use super::commands::{AuthenticateWithPassword, PersonCommand, RegisterPerson, UpdateProfile};
 use super::errors::PersonError;
 use super::events::PersonEvent;
 use super::services::PersonServices;
@@ -23,13 +21,15 @@ pub struct EmailState {
     pub address: String,
     pub is_verified: bool,
     pub is_primary: bool,
+    /// When an unverified secondary address lapses.
+    pub remove_at: Option<DateTime<Utc>>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
-struct PendingVerification {
-    address: String,
-    key: String,
-    expires_at: DateTime<Utc>,
+pub(super) struct PendingVerification {
+    pub(super) address: String,
+    pub(super) key: String,
+    pub(super) expires_at: DateTime<Utc>,
 }
 
 /// A person, rebuilt from their events.
@@ -38,7 +38,8 @@ pub struct Person {
     uid: Option<String>,
     pub(super) password_hash: Option<String>,
     pub(super) emails: Vec<EmailState>,
-    pending: Vec<PendingVerification>,
+    pub(super) pending: Vec<PendingVerification>,
+    is_deleted: bool,
     pub(super) pending_reset: Option<PendingReset>,
 }
 
@@ -55,11 +56,21 @@ impl Person {
         &self.emails
     }
 
+    /// The uid of a registered person who has not been deleted.
     pub(super) fn uid(&self) -> Result<&str, PersonError> {
-        self.uid.as_deref().ok_or(PersonError::NotRegistered)
+        match (&self.uid, self.is_deleted) {
+            (Some(uid), false) => Ok(uid),
+            _ => Err(PersonError::NotRegistered),
+        }
     }
 
-    fn email_mut(&mut self, address: &str) -> Option<&mut EmailState> {
+    /// One of the person's addresses, compared case-insensitively.
+    pub(super) fn email(&self, address: &str) -> Option<&EmailState> {
+        let wanted = canonical(address);
+        self.emails.iter().find(|e| canonical(&e.address) == wanted)
+    }
+
+    pub(super) fn email_mut(&mut self, address: &str) -> Option<&mut EmailState> {
         let wanted = canonical(address);
         self.emails
             .iter_mut()
@@ -89,6 +100,15 @@ impl Aggregate for Person {
             PersonCommand::UpdateProfile(c) => self.update_profile(c)?,
             PersonCommand::RequestPasswordReset(c) => self.request_password_reset(c)?,
             PersonCommand::RedeemPasswordResetKey(c) => self.redeem_password_reset_key(c)?,
+            PersonCommand::AddEmailAddress(c) => self.add_email(c, services.as_ref()).await?,
+            PersonCommand::RequestEmailVerification(c) => self.request_verification(c)?,
+            PersonCommand::MarkEmailAddressPrimary(c) => self.mark_primary(c)?,
+            PersonCommand::RemoveEmailAddress(c) => self.remove_email(c)?,
+            PersonCommand::RemoveLapsedEmailAddress(c) => self.remove_lapsed_email(c)?,
+            PersonCommand::DeleteAccount(c) => {
+                self.uid()?;
+                vec![PersonEvent::PersonDeleted { deleted_at: c.at }]
+            }
         };
         for event in events {
             sink.write(event, self).await;
@@ -111,6 +131,7 @@ impl Aggregate for Person {
                         address,
                         is_verified: false,
                         is_primary: true,
+                        remove_at: None,
                     });
                 }
             }
@@ -135,6 +156,14 @@ impl Aggregate for Person {
                 });
             }
             PersonEvent::PasswordResetKeyRedeemed { .. } => self.pending_reset = None,
+            PersonEvent::EmailAddressAdded {
+                address, remove_at, ..
+            } => self.apply_address_added(address, remove_at),
+            PersonEvent::PrimaryEmailAddressChanged { address } => {
+                self.apply_primary_changed(address)
+            }
+            PersonEvent::EmailAddressRemoved { address, .. } => self.apply_address_removed(address),
+            PersonEvent::PersonDeleted { .. } => self.is_deleted = true,
             PersonEvent::ProfileUpdated { .. } => {}
         }
     }
@@ -206,19 +235,6 @@ impl Person {
         Ok(vec![])
     }
 
-    fn confirm_email(&self, c: ConfirmEmailAddress) -> Result<Vec<PersonEvent>, PersonError> {
-        let uid = self.uid()?;
-        let pending = self
-            .pending
-            .iter()
-            .find(|p| p.key.eq_ignore_ascii_case(c.key.trim()) && p.expires_at > c.at)
-            .ok_or(PersonError::VerificationKeyNotFound)?;
-        Ok(vec![PersonEvent::EmailAddressVerified {
-            address: Sealed::new(uid, pending.address.clone()),
-            verified_at: c.at,
-        }])
-    }
-
     fn update_profile(&self, c: UpdateProfile) -> Result<Vec<PersonEvent>, PersonError> {
         let uid = self.uid()?;
         let name = c.name.map(|n| check_name(&n)).transpose()?;
@@ -233,36 +249,6 @@ impl Person {
             locale: c.locale,
             time_zone: c.time_zone,
         }])
-    }
-
-    fn apply_verification_requested(
-        &mut self,
-        address: Sealed<String>,
-        key: Sealed<String>,
-        expires_at: DateTime<Utc>,
-    ) {
-        let (Some(address), Some(key)) = (address.into_inner(), key.into_inner()) else {
-            return;
-        };
-        // Asking again renders every earlier key for the address void.
-        self.pending
-            .retain(|p| canonical(&p.address) != canonical(&address));
-        self.pending.push(PendingVerification {
-            address,
-            key,
-            expires_at,
-        });
-    }
-
-    fn apply_address_verified(&mut self, address: Sealed<String>) {
-        let Some(address) = address.into_inner() else {
-            return;
-        };
-        self.pending
-            .retain(|p| canonical(&p.address) != canonical(&address));
-        if let Some(email) = self.email_mut(&address) {
-            email.is_verified = true;
-        }
     }
 }
 
@@ -284,6 +270,6 @@ fn check_time_zone(time_zone: &str) -> Result<(), PersonError> {
     }
 }
 
-fn service_failed(failure: super::services::ServiceFailure) -> PersonError {
+pub(super) fn service_failed(failure: super::services::ServiceFailure) -> PersonError {
     PersonError::ServiceFailed(failure.0)
 }

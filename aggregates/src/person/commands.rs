@@ -14,6 +14,12 @@ pub enum PersonCommand {
     UpdateProfile(UpdateProfile),
     RequestPasswordReset(RequestPasswordReset),
     RedeemPasswordResetKey(RedeemPasswordResetKey),
+    AddEmailAddress(AddEmailAddress),
+    RequestEmailVerification(RequestEmailVerification),
+    MarkEmailAddressPrimary(MarkEmailAddressPrimary),
+    RemoveEmailAddress(RemoveEmailAddress),
+    RemoveLapsedEmailAddress(RemoveLapsedEmailAddress),
+    DeleteAccount(DeleteAccount),
 }
 
 impl PersonCommand {
@@ -26,6 +32,12 @@ impl PersonCommand {
             Self::UpdateProfile(_) => "UpdateProfile",
             Self::RequestPasswordReset(_) => "RequestPasswordReset",
             Self::RedeemPasswordResetKey(_) => "RedeemPasswordResetKey",
+            Self::AddEmailAddress(_) => "AddEmailAddress",
+            Self::RequestEmailVerification(_) => "RequestEmailVerification",
+            Self::MarkEmailAddressPrimary(_) => "MarkEmailAddressPrimary",
+            Self::RemoveEmailAddress(_) => "RemoveEmailAddress",
+            Self::RemoveLapsedEmailAddress(_) => "RemoveLapsedEmailAddress",
+            Self::DeleteAccount(_) => "DeleteAccount",
         }
     }
 }
@@ -87,5 +99,50 @@ pub struct RequestPasswordReset {
 #[derive(Debug, Clone)]
 pub struct RedeemPasswordResetKey {
     pub key: String,
+    pub at: DateTime<Utc>,
+}
+
+/// Adds a secondary, unverified address and mails its verification key.
+/// Unless verified by `remove_at`, the address is removed again.
+#[derive(Debug, Clone)]
+pub struct AddEmailAddress {
+    pub address: String,
+    pub verification: VerificationKey,
+    pub remove_at: DateTime<Utc>,
+    pub at: DateTime<Utc>,
+}
+
+/// Mails a new verification key for one of the person's addresses.
+#[derive(Debug, Clone)]
+pub struct RequestEmailVerification {
+    pub address: String,
+    pub verification: VerificationKey,
+    pub at: DateTime<Utc>,
+}
+
+/// Makes a verified address the only primary one.
+#[derive(Debug, Clone)]
+pub struct MarkEmailAddressPrimary {
+    pub address: String,
+}
+
+/// Removes one of the person's addresses, at their request.
+#[derive(Debug, Clone)]
+pub struct RemoveEmailAddress {
+    pub address: String,
+    pub at: DateTime<Utc>,
+}
+
+/// Removes an address that was not verified in time, on the service's own
+/// account.
+#[derive(Debug, Clone)]
+pub struct RemoveLapsedEmailAddress {
+    pub address: String,
+    pub at: DateTime<Utc>,
+}
+
+/// Deletes the account for good.
+#[derive(Debug, Clone)]
+pub struct DeleteAccount {
     pub at: DateTime<Utc>,
 }

@@ -29,6 +29,16 @@ pub enum PersonError {
     NoPassword,
     #[error("the verification key is not known or has expired")]
     VerificationKeyNotFound,
+    #[error("the address used at signup must be verified before others can be added")]
+    SignupAddressNotVerified,
+    #[error("the person has no such address")]
+    EmailAddressNotFound,
+    #[error("the address is not one of the person's")]
+    NotAnAddressOfThePerson,
+    #[error("the address is not verified yet")]
+    EmailAddressNotVerified,
+    #[error("the primary address cannot be removed")]
+    PrimaryAddressCannotBeRemoved,
     #[error("password recovery needs a verified address of a person with a password")]
     PasswordResetNotAllowed,
     #[error("the password reset key is not known, was used, or has expired")]

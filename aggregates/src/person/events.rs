@@ -44,6 +44,22 @@ pub enum PersonEvent {
         key_digest: String,
         redeemed_at: DateTime<Utc>,
     },
+    EmailAddressAdded {
+        address: Sealed<String>,
+        remove_at: DateTime<Utc>,
+        added_at: DateTime<Utc>,
+    },
+    PrimaryEmailAddressChanged {
+        address: Sealed<String>,
+    },
+    EmailAddressRemoved {
+        address: Sealed<String>,
+        removed_at: DateTime<Utc>,
+    },
+    /// The account is gone; consumers erase what they hold of the person.
+    PersonDeleted {
+        deleted_at: DateTime<Utc>,
+    },
     ProfileUpdated {
         name: Option<Sealed<String>>,
         locale: Option<Locale>,
@@ -60,6 +76,10 @@ impl DomainEvent for PersonEvent {
             Self::ProfileUpdated { .. } => "ProfileUpdated",
             Self::PasswordResetRequested { .. } => "PasswordResetRequested",
             Self::PasswordResetKeyRedeemed { .. } => "PasswordResetKeyRedeemed",
+            Self::EmailAddressAdded { .. } => "EmailAddressAdded",
+            Self::PrimaryEmailAddressChanged { .. } => "PrimaryEmailAddressChanged",
+            Self::EmailAddressRemoved { .. } => "EmailAddressRemoved",
+            Self::PersonDeleted { .. } => "PersonDeleted",
         };
         name.to_string()
     }

@@ -1,6 +1,7 @@
 //! The Person aggregate: a registered human, their credentials, addresses
 //! and profile.
 
+mod addresses;
 mod aggregate;
 mod commands;
 mod errors;
@@ -12,8 +13,10 @@ mod tests;
 
 pub use aggregate::{EmailState, Person};
 pub use commands::{
-    AuthenticateWithPassword, ConfirmEmailAddress, PersonCommand, RedeemPasswordResetKey,
-    RegisterPerson, RequestPasswordReset, UpdateProfile, VerificationKey,
+    AddEmailAddress, AuthenticateWithPassword, ConfirmEmailAddress, DeleteAccount,
+    MarkEmailAddressPrimary, PersonCommand, RedeemPasswordResetKey, RegisterPerson,
+    RemoveEmailAddress, RemoveLapsedEmailAddress, RequestEmailVerification, RequestPasswordReset,
+    UpdateProfile, VerificationKey,
 };
 pub use errors::PersonError;
 pub use events::PersonEvent;

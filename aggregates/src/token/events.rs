@@ -47,6 +47,8 @@ pub enum BlacklistReason {
     Logout,
     /// The token was replaced by an upgraded one.
     Upgrade,
+    /// The person deleted their account.
+    AccountDeleted,
 }
 
 /// Every event of the Token aggregate. `expires_at` travels with the events

@@ -1,0 +1,103 @@
+//! Account-level steps that span aggregates or run on the service's own
+//! account: verification keys, deleting an account, and removing addresses
+//! that were not verified in time.
+
+use std::time::Duration;
+
+use chrono::Utc;
+use skalio_id_aggregates::email::canonical;
+use skalio_id_aggregates::person::{
+    DeleteAccount, PersonCommand, RemoveLapsedEmailAddress, VerificationKey,
+};
+use skalio_id_aggregates::token::{BlacklistReason, BlacklistToken, TokenCommand};
+use skalio_id_projections::{email_view, token_view};
+use tokio::sync::watch;
+use tracing::{info, warn};
+
+use crate::app::AppState;
+use crate::error::ApiError;
+use crate::event_store::RequestMeta;
+use crate::ids::new_verification_key;
+
+/// How often unverified addresses past their time are looked for.
+const SWEEP_EVERY: Duration = Duration::from_secs(60);
+
+/// A fresh verification key with the configured lifetime.
+pub fn verification_key(state: &AppState) -> VerificationKey {
+    let ttl = chrono::Duration::seconds(state.settings().auth.verification_key_ttl_secs);
+    VerificationKey {
+        key: new_verification_key(),
+        expires_at: Utc::now() + ttl,
+    }
+}
+
+/// Deletes the account of `person`. Its tokens die first, so that a crash
+/// midway leaves a person who can log in and try again rather than a
+/// deleted one with live tokens. The consumers of `PersonDeleted` then
+/// destroy the person's key and erase the read models; this step only
+/// forgets the rate-limit buckets named after the person's addresses.
+pub async fn delete_account(
+    state: &AppState,
+    person: &str,
+    meta: &RequestMeta,
+) -> Result<(), ApiError> {
+    let meta = meta.acting_as(person);
+    let addresses = email_view::of_person(state.pool(), person).await?;
+    for token in token_view::active_of(state.pool(), person).await? {
+        let reason = BlacklistReason::AccountDeleted;
+        let command = TokenCommand::Blacklist(BlacklistToken {
+            reason,
+            at: Utc::now(),
+        });
+        state.bus().token(&token.jti, command, &meta).await?;
+        state
+            .blacklist()
+            .insert(&token.jti, token.expires_at.timestamp());
+    }
+    let command = PersonCommand::DeleteAccount(DeleteAccount { at: Utc::now() });
+    state.bus().person(person, command, &meta).await?;
+    let buckets: Vec<String> = addresses
+        .iter()
+        .flat_map(|e| {
+            ["login", "password-reset"].map(|kind| format!("{kind}:{}", canonical(&e.address)))
+        })
+        .collect();
+    sqlx::query("DELETE FROM rate_limit_buckets WHERE bucket = ANY($1)")
+        .bind(&buckets)
+        .execute(state.pool())
+        .await?;
+    info!(person = %person, "account deleted");
+    Ok(())
+}
+
+/// Removes unverified addresses whose time ran out, every minute, until
+/// shutdown. Every instance may sweep; a removal that another instance made
+/// first changes nothing.
+pub fn spawn_lapsed_address_sweeper(state: AppState, mut shutdown: watch::Receiver<bool>) {
+    tokio::spawn(async move {
+        loop {
+            tokio::select! {
+                _ = tokio::time::sleep(SWEEP_EVERY) => {}
+                _ = shutdown.changed() => return,
+            }
+            if let Err(e) = remove_lapsed_addresses(&state).await {
+                warn!(error = ?e.status(), "removing lapsed addresses failed; retrying later");
+            }
+        }
+    });
+}
+
+/// One sweep; returns how many addresses were looked at.
+pub async fn remove_lapsed_addresses(state: &AppState) -> Result<usize, ApiError> {
+    let lapsed = email_view::lapsed(state.pool()).await?;
+    for (person, address) in &lapsed {
+        let command = RemoveLapsedEmailAddress {
+            address: address.clone(),
+            at: Utc::now(),
+        };
+        let meta = RequestMeta::default().acting_as(person);
+        let command = PersonCommand::RemoveLapsedEmailAddress(command);
+        state.bus().person(person, command, &meta).await?;
+    }
+    Ok(lapsed.len())
+}
