@@ -419,3 +419,115 @@ fn an_expired_reset_key_is_not_redeemed() {
         .when(redeem("old-key"))
         .then_expect_error_message("the password reset key is not known, was used, or has expired");
 }
+
+fn add_address(address: &str) -> PersonCommand {
+    PersonCommand::AddEmailAddress(AddEmailAddress {
+        address: address.into(),
+        verification: VerificationKey {
+            key: "ADD123".into(),
+            expires_at: in_minutes(60),
+        },
+        remove_at: in_minutes(60 * 24),
+        at: Utc::now(),
+    })
+}
+
+fn with_second_address() -> Vec<PersonEvent> {
+    let mut events = verified();
+    events.push(PersonEvent::EmailAddressAdded {
+        address: Sealed::new("p1", "second@example.org".to_string()),
+        remove_at: in_minutes(-1),
+        added_at: Utc::now(),
+    });
+    events
+}
+
+#[test]
+fn an_address_is_added_only_after_the_signup_address_is_verified() {
+    let events = framework()
+        .given(verified())
+        .when(add_address("second@example.org"))
+        .inspect_result()
+        .unwrap();
+    assert!(matches!(
+        events[..],
+        [
+            PersonEvent::EmailAddressAdded { .. },
+            PersonEvent::EmailVerificationRequested { .. }
+        ]
+    ));
+    framework()
+        .given(registered())
+        .when(add_address("second@example.org"))
+        .then_expect_error_message(
+            "the address used at signup must be verified before others can be added",
+        );
+    framework()
+        .given(verified())
+        .when(add_address("BOB@example.org"))
+        .then_expect_error_message("the email address is already in use");
+}
+
+#[test]
+fn the_primary_address_stays_and_an_unverified_one_cannot_become_primary() {
+    let remove = |address: &str| {
+        PersonCommand::RemoveEmailAddress(RemoveEmailAddress {
+            address: address.into(),
+            at: Utc::now(),
+        })
+    };
+    framework()
+        .given(with_second_address())
+        .when(remove("bob@example.org"))
+        .then_expect_error_message("the primary address cannot be removed");
+    framework()
+        .given(with_second_address())
+        .when(remove("eve@example.org"))
+        .then_expect_error_message("the address is not one of the person's");
+    framework()
+        .given(with_second_address())
+        .when(PersonCommand::MarkEmailAddressPrimary(
+            MarkEmailAddressPrimary {
+                address: "second@example.org".into(),
+            },
+        ))
+        .then_expect_error_message("the address is not verified yet");
+}
+
+#[test]
+fn only_an_unverified_address_past_its_time_lapses() {
+    let lapse = |at| {
+        PersonCommand::RemoveLapsedEmailAddress(RemoveLapsedEmailAddress {
+            address: "second@example.org".into(),
+            at,
+        })
+    };
+    let events = framework()
+        .given(with_second_address())
+        .when(lapse(Utc::now()))
+        .inspect_result()
+        .unwrap();
+    assert!(matches!(
+        events[..],
+        [PersonEvent::EmailAddressRemoved { .. }]
+    ));
+    framework()
+        .given(with_second_address())
+        .when(lapse(in_minutes(-10)))
+        .then_expect_events(vec![]);
+}
+
+#[test]
+fn a_deleted_person_accepts_no_further_command() {
+    let mut deleted = verified();
+    deleted.push(PersonEvent::PersonDeleted {
+        deleted_at: Utc::now(),
+    });
+    framework()
+        .given(deleted)
+        .when(PersonCommand::UpdateProfile(UpdateProfile {
+            name: Some("Ghost".into()),
+            ..Default::default()
+        }))
+        .then_expect_error_message("no such person");
+}
