@@ -126,6 +126,12 @@ impl FromRequestParts<AppState> for AccessToken {
     }
 }
 
+/// Verifies a UID token handed over outside the `Authorization` header (the
+/// document's `_uidt` query parameter).
+pub async fn verify_uid_token(state: &AppState, token: &str) -> Result<Arc<Claims>, ApiError> {
+    verify_scope(state, token, Scope::Uid).await
+}
+
 async fn verify_scope(
     state: &AppState,
     token: &str,

@@ -13,6 +13,7 @@ pub mod config;
 pub mod db;
 pub mod embedded_postgres;
 pub mod error;
+pub mod etag;
 pub mod event_store;
 pub mod extract;
 pub mod fingerprint;

@@ -142,6 +142,7 @@ async fn the_openapi_document_lists_every_route() {
         ("/id/v3/profile/emails/{address}", "delete"),
         ("/id/v3/profile/emails/{address}/primary", "post"),
         ("/id/v3/profile/emails/{address}/verify", "post"),
+        ("/id/v3/public/profile/{key}", "get"),
         ("/health/live", "get"),
         ("/health/ready", "get"),
     ];

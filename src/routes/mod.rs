@@ -10,6 +10,7 @@ mod middleware;
 mod oidc;
 mod openapi;
 mod profile;
+mod public;
 mod recovery;
 mod sessions;
 mod signup;
@@ -35,6 +36,7 @@ pub fn router(state: AppState) -> Router {
         .merge(sessions::routes())
         .merge(recovery::routes())
         .merge(emails::routes())
+        .merge(public::routes())
         .merge(health::routes())
         .split_for_parts();
     let max_body = state.settings().http.max_body_bytes;
