@@ -21,8 +21,10 @@ use skalio_id_projections::mail::{AccountMail, LettreMailer, Mailer};
 use skalio_id_projections::password_reset_view::PasswordResetView;
 use skalio_id_projections::profile_view::ProfileView;
 use skalio_id_projections::projector::{Projection, Projector};
+use skalio_id_projections::signaling::{SignalingFeed, SignalingHub};
 use skalio_id_projections::token_view::TokenView;
 
+use crate::avatars::ImageWorkers;
 use crate::config::Settings;
 use crate::event_store::CommandBus;
 use crate::passwords::PasswordHasher;
@@ -42,6 +44,8 @@ struct Inner {
     hasher: Arc<PasswordHasher>,
     projector: Arc<Projector>,
     blacklist: Arc<Blacklist>,
+    signaling: Arc<SignalingHub>,
+    image_workers: ImageWorkers,
 }
 
 impl AppState {
@@ -66,6 +70,12 @@ impl AppState {
     pub fn blacklist(&self) -> &Blacklist {
         &self.0.blacklist
     }
+    pub fn signaling(&self) -> &SignalingHub {
+        &self.0.signaling
+    }
+    pub fn image_workers(&self) -> &ImageWorkers {
+        &self.0.image_workers
+    }
 }
 
 /// Every projection the service runs, in order.
@@ -77,6 +87,7 @@ pub fn projections(settings: &Settings) -> anyhow::Result<Vec<Arc<dyn Projection
         Arc::new(TokenView),
         Arc::new(PasswordResetView),
         Arc::new(PersonErasure),
+        Arc::new(SignalingFeed),
         Arc::new(AccountMail::new(mailer, &settings.public_url())),
     ])
 }
@@ -133,6 +144,8 @@ pub async fn build_state(
         .await
         .context("cannot load the token blacklist")?;
     blacklist.spawn(pool.clone(), shutdown.clone());
+    let signaling = Arc::new(SignalingHub::default());
+    signaling.spawn(pool.clone(), shutdown.clone());
     let auth = &settings.auth;
     let hasher = Arc::new(PasswordHasher::new(auth.bcrypt_cost, auth.bcrypt_workers)?);
     let rotation = chrono::Duration::seconds(auth.key_rotation_secs);
@@ -160,6 +173,8 @@ pub async fn build_state(
         hasher,
         projector,
         blacklist,
+        signaling,
+        image_workers: ImageWorkers::default(),
     };
     Ok((AppState(Arc::new(inner)), tasks))
 }

@@ -8,6 +8,8 @@
 
 pub mod accounts;
 pub mod app;
+pub mod avatar;
+pub mod avatars;
 pub mod cli;
 pub mod config;
 pub mod db;

@@ -143,6 +143,12 @@ async fn the_openapi_document_lists_every_route() {
         ("/id/v3/profile/emails/{address}/primary", "post"),
         ("/id/v3/profile/emails/{address}/verify", "post"),
         ("/id/v3/public/profile/{key}", "get"),
+        ("/id/v3/signaling", "get"),
+        ("/id/v3/profile/avatar", "put"),
+        ("/id/v3/profile/avatar", "get"),
+        ("/id/v3/profile/avatar", "delete"),
+        ("/id/v3/public/avatar/{key}", "get"),
+        ("/id/v3/signaling/stream", "get"),
         ("/health/live", "get"),
         ("/health/ready", "get"),
     ];

@@ -214,7 +214,9 @@ impl Projection for EmailView {
             PersonEvent::EmailVerificationRequested { .. }
             | PersonEvent::ProfileUpdated { .. }
             | PersonEvent::PasswordResetRequested { .. }
-            | PersonEvent::PasswordResetKeyRedeemed { .. } => {}
+            | PersonEvent::PasswordResetKeyRedeemed { .. }
+            | PersonEvent::AvatarUploaded { .. }
+            | PersonEvent::AvatarRemoved { .. } => {}
         }
         Ok(())
     }

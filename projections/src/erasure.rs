@@ -1,5 +1,6 @@
 //! `person_erasure_v1`: destroys a deleted person's key, so that every value
-//! sealed for them in the event log becomes unreadable. Driven by the event
+//! sealed for them in the event log becomes unreadable, and their avatar
+//! images. Driven by the event
 //! stream, it happens even when the process that appended `PersonDeleted`
 //! died right after; replaying it destroys an already destroyed key again,
 //! which changes nothing.
@@ -27,7 +28,11 @@ impl Projection for PersonErasure {
         event: &StoredEvent,
     ) -> Result<(), ProjectionError> {
         if let Some(PersonEvent::PersonDeleted { .. }) = event.person_event()? {
-            vault::destroy_key(db, &event.aggregate_id).await?;
+            vault::destroy_key(&mut *db, &event.aggregate_id).await?;
+            sqlx::query("DELETE FROM avatar_blobs WHERE person_id = $1")
+                .bind(&event.aggregate_id)
+                .execute(db)
+                .await?;
         }
         Ok(())
     }

@@ -13,6 +13,7 @@ pub mod password_reset_view;
 pub mod position;
 pub mod profile_view;
 pub mod projector;
+pub mod signaling;
 pub mod token_view;
 pub mod vault;
 

@@ -22,6 +22,7 @@ pub struct ProfileRow {
     pub locale: String,
     pub time_zone: String,
     pub has_avatar: bool,
+    pub avatar_id: Option<String>,
     pub created_at: DateTime<Utc>,
     pub last_login_at: Option<DateTime<Utc>>,
 }
@@ -35,6 +36,22 @@ pub async fn find<'e>(
         .bind(person_id)
         .fetch_optional(db)
         .await
+}
+
+async fn set_avatar(
+    db: &mut PgConnection,
+    person: &str,
+    avatar_id: Option<String>,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "UPDATE profile_view_v1 SET avatar_id = $2, has_avatar = ($2 IS NOT NULL)
+          WHERE person_id = $1",
+    )
+    .bind(person)
+    .bind(avatar_id)
+    .execute(db)
+    .await?;
+    Ok(())
 }
 
 /// A login is recorded by the ID token it led to.
@@ -120,6 +137,10 @@ impl Projection for ProfileView {
                 .execute(db)
                 .await?;
             }
+            PersonEvent::AvatarUploaded { avatar_id, .. } => {
+                set_avatar(db, person, Some(avatar_id)).await?;
+            }
+            PersonEvent::AvatarRemoved { .. } => set_avatar(db, person, None).await?,
             PersonEvent::PersonDeleted { .. } => {
                 sqlx::query("DELETE FROM profile_view_v1 WHERE person_id = $1")
                     .bind(person)

@@ -58,36 +58,65 @@ fn request_span(request: &Request) -> Span {
     info_span!("request", method = %request.method(), route = %route, request_id = %request_id)
 }
 
-/// Answers 406 when the client accepts neither JSON nor anything.
-pub async fn negotiate_json(request: Request, next: Next) -> Response {
+/// What a route answers with when it succeeds; errors are always JSON.
+fn produces(route: &str) -> &'static str {
+    if route.ends_with("/signaling/stream") {
+        "text/event-stream"
+    } else if route.ends_with("/avatar") || route.contains("/avatar/") {
+        "image/jpeg"
+    } else {
+        "application/json"
+    }
+}
+
+/// Answers 406 when the client's `Accept` rules out what the route answers
+/// with.
+pub async fn negotiate(request: Request, next: Next) -> Response {
+    let route = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map(|p| p.as_str().to_string());
+    let media = produces(route.as_deref().unwrap_or_default());
     if let Some(accept) = request.headers().get(ACCEPT) {
-        if !accepts_json(accept) {
-            return ApiError::not_acceptable("This resource answers in application/json.")
-                .into_response();
+        if !accepts(accept, media) {
+            let detail = format!("This resource answers in {media}.");
+            return ApiError::not_acceptable(detail).into_response();
         }
     }
     next.run(request).await
 }
 
-fn accepts_json(accept: &HeaderValue) -> bool {
+fn accepts(accept: &HeaderValue, media: &str) -> bool {
     let Ok(accept) = accept.to_str() else {
         return false;
     };
+    let family = media.split('/').next().unwrap_or_default();
     accept.split(',').any(|range| {
         let mut parts = range.split(';');
-        let media = parts.next().unwrap_or("").trim().to_ascii_lowercase();
+        let offered = parts.next().unwrap_or("").trim().to_ascii_lowercase();
         let refused = parts.any(|p| p.trim().replace(' ', "") == "q=0");
+        let json_like = media == "application/json" && offered.ends_with("+json");
         !refused
-            && (media == "*/*"
-                || media == "application/*"
-                || media == "application/json"
-                || media.ends_with("+json"))
+            && (offered == "*/*"
+                || offered == format!("{family}/*")
+                || offered == media
+                || json_like)
     })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn each_route_answers_in_its_own_media_type() {
+        assert_eq!(produces("/id/v3/profile"), "application/json");
+        assert_eq!(produces("/id/v3/signaling/stream"), "text/event-stream");
+        assert_eq!(produces("/id/v3/profile/avatar"), "image/jpeg");
+        assert_eq!(produces("/id/v3/public/avatar/{key}"), "image/jpeg");
+        let image = HeaderValue::from_static("image/*");
+        assert!(accepts(&image, "image/jpeg") && !accepts(&image, "application/json"));
+    }
 
     #[test]
     fn json_is_acceptable_unless_ruled_out() {
@@ -97,11 +126,14 @@ mod tests {
             "text/html, application/*;q=0.5",
             "application/problem+json",
         ] {
-            assert!(accepts_json(&HeaderValue::from_static(ok)), "{ok}");
+            assert!(
+                accepts(&HeaderValue::from_static(ok), "application/json"),
+                "{ok}"
+            );
         }
         for refused in ["text/html", "image/png", "application/json;q=0"] {
             assert!(
-                !accepts_json(&HeaderValue::from_static(refused)),
+                !accepts(&HeaderValue::from_static(refused), "application/json"),
                 "{refused}"
             );
         }

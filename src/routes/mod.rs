@@ -4,6 +4,7 @@
 //! for unknown routes and methods).
 
 mod auth;
+mod avatar;
 mod emails;
 mod health;
 mod middleware;
@@ -13,6 +14,7 @@ mod profile;
 mod public;
 mod recovery;
 mod sessions;
+mod signaling;
 mod signup;
 
 use axum::Router;
@@ -37,6 +39,8 @@ pub fn router(state: AppState) -> Router {
         .merge(recovery::routes())
         .merge(emails::routes())
         .merge(public::routes())
+        .merge(avatar::routes())
+        .merge(signaling::routes())
         .merge(health::routes())
         .split_for_parts();
     let max_body = state.settings().http.max_body_bytes;
@@ -46,7 +50,7 @@ pub fn router(state: AppState) -> Router {
     )
     .fallback(|| async { ApiError::not_found("No such resource.") })
     .method_not_allowed_fallback(|| async { ApiError::method_not_allowed() })
-    .layer(axum::middleware::from_fn(middleware::negotiate_json))
+    .layer(axum::middleware::from_fn(middleware::negotiate))
     .layer(DefaultBodyLimit::max(max_body))
     .layer(middleware::observability())
     .with_state(state)

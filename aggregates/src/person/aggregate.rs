@@ -40,6 +40,7 @@ pub struct Person {
     pub(super) emails: Vec<EmailState>,
     pub(super) pending: Vec<PendingVerification>,
     is_deleted: bool,
+    has_avatar: bool,
     pub(super) pending_reset: Option<PendingReset>,
 }
 
@@ -105,6 +106,18 @@ impl Aggregate for Person {
             PersonCommand::MarkEmailAddressPrimary(c) => self.mark_primary(c)?,
             PersonCommand::RemoveEmailAddress(c) => self.remove_email(c)?,
             PersonCommand::RemoveLapsedEmailAddress(c) => self.remove_lapsed_email(c)?,
+            PersonCommand::ReplaceAvatar(c) => {
+                self.uid()?;
+                let uploaded_at = c.at;
+                vec![PersonEvent::AvatarUploaded {
+                    avatar_id: c.avatar_id,
+                    uploaded_at,
+                }]
+            }
+            PersonCommand::RemoveAvatar(c) => match (self.uid()?, self.has_avatar) {
+                (_, true) => vec![PersonEvent::AvatarRemoved { removed_at: c.at }],
+                (_, false) => vec![],
+            },
             PersonCommand::DeleteAccount(c) => {
                 self.uid()?;
                 vec![PersonEvent::PersonDeleted { deleted_at: c.at }]
@@ -164,6 +177,8 @@ impl Aggregate for Person {
             }
             PersonEvent::EmailAddressRemoved { address, .. } => self.apply_address_removed(address),
             PersonEvent::PersonDeleted { .. } => self.is_deleted = true,
+            PersonEvent::AvatarUploaded { .. } => self.has_avatar = true,
+            PersonEvent::AvatarRemoved { .. } => self.has_avatar = false,
             PersonEvent::ProfileUpdated { .. } => {}
         }
     }

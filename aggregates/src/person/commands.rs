@@ -20,6 +20,8 @@ pub enum PersonCommand {
     RemoveEmailAddress(RemoveEmailAddress),
     RemoveLapsedEmailAddress(RemoveLapsedEmailAddress),
     DeleteAccount(DeleteAccount),
+    ReplaceAvatar(ReplaceAvatar),
+    RemoveAvatar(RemoveAvatar),
 }
 
 impl PersonCommand {
@@ -38,6 +40,8 @@ impl PersonCommand {
             Self::RemoveEmailAddress(_) => "RemoveEmailAddress",
             Self::RemoveLapsedEmailAddress(_) => "RemoveLapsedEmailAddress",
             Self::DeleteAccount(_) => "DeleteAccount",
+            Self::ReplaceAvatar(_) => "ReplaceAvatar",
+            Self::RemoveAvatar(_) => "RemoveAvatar",
         }
     }
 }
@@ -144,5 +148,18 @@ pub struct RemoveLapsedEmailAddress {
 /// Deletes the account for good.
 #[derive(Debug, Clone)]
 pub struct DeleteAccount {
+    pub at: DateTime<Utc>,
+}
+
+/// Makes the stored image `avatar_id` the person's avatar.
+#[derive(Debug, Clone)]
+pub struct ReplaceAvatar {
+    pub avatar_id: String,
+    pub at: DateTime<Utc>,
+}
+
+/// Removes the person's avatar, if there is one.
+#[derive(Debug, Clone)]
+pub struct RemoveAvatar {
     pub at: DateTime<Utc>,
 }

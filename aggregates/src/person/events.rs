@@ -56,6 +56,14 @@ pub enum PersonEvent {
         address: Sealed<String>,
         removed_at: DateTime<Utc>,
     },
+    /// The images themselves are stored outside the log, by `avatar_id`.
+    AvatarUploaded {
+        avatar_id: String,
+        uploaded_at: DateTime<Utc>,
+    },
+    AvatarRemoved {
+        removed_at: DateTime<Utc>,
+    },
     /// The account is gone; consumers erase what they hold of the person.
     PersonDeleted {
         deleted_at: DateTime<Utc>,
@@ -80,6 +88,8 @@ impl DomainEvent for PersonEvent {
             Self::PrimaryEmailAddressChanged { .. } => "PrimaryEmailAddressChanged",
             Self::EmailAddressRemoved { .. } => "EmailAddressRemoved",
             Self::PersonDeleted { .. } => "PersonDeleted",
+            Self::AvatarUploaded { .. } => "AvatarUploaded",
+            Self::AvatarRemoved { .. } => "AvatarRemoved",
         };
         name.to_string()
     }

@@ -14,9 +14,9 @@ mod tests;
 pub use aggregate::{EmailState, Person};
 pub use commands::{
     AddEmailAddress, AuthenticateWithPassword, ConfirmEmailAddress, DeleteAccount,
-    MarkEmailAddressPrimary, PersonCommand, RedeemPasswordResetKey, RegisterPerson,
-    RemoveEmailAddress, RemoveLapsedEmailAddress, RequestEmailVerification, RequestPasswordReset,
-    UpdateProfile, VerificationKey,
+    MarkEmailAddressPrimary, PersonCommand, RedeemPasswordResetKey, RegisterPerson, RemoveAvatar,
+    RemoveEmailAddress, RemoveLapsedEmailAddress, ReplaceAvatar, RequestEmailVerification,
+    RequestPasswordReset, UpdateProfile, VerificationKey,
 };
 pub use errors::PersonError;
 pub use events::PersonEvent;
