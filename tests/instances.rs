@@ -140,6 +140,21 @@ async fn a_blacklist_listener_that_lost_its_connection_reloads_what_it_missed() 
     // Cut every listening connection of both instances, then log out while
     // they reconnect: the notification may be lost, the reload is not.
     let database = a.database_url.rsplit('/').next().unwrap().to_string();
+    let listening = "SELECT count(*) FROM pg_stat_activity
+                      WHERE datname = $1 AND query ILIKE 'LISTEN%token_blacklisted%'";
+    let both_listen = eventually(Duration::from_secs(5), || async {
+        let count: i64 = sqlx::query_scalar(listening)
+            .bind(&database)
+            .fetch_one(&a.pool)
+            .await
+            .unwrap();
+        count == 2
+    })
+    .await;
+    assert!(
+        both_listen,
+        "the instances' blacklist listeners did not connect"
+    );
     let cut: i64 = sqlx::query_scalar(
         "SELECT count(*) FILTER (WHERE pg_terminate_backend(pid)) FROM pg_stat_activity
           WHERE datname = $1 AND query ILIKE 'LISTEN%token_blacklisted%'",

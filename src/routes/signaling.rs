@@ -27,6 +27,8 @@ use crate::extract::{AccessToken, ApiQuery};
 const MAX_WAIT_SECS: u64 = 30;
 const MAX_PAGE: i64 = 500;
 const DEFAULT_PAGE: i64 = 100;
+/// How often an idle stream reads the feed even without a notification.
+const RECHECK: Duration = Duration::from_secs(5);
 
 pub fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -176,7 +178,11 @@ impl Follow {
                 Ok(entries) if !entries.is_empty() => {
                     self.pending = entries.into_iter().rev().collect();
                 }
-                Ok(_) => grew_for(&mut self.woken, &self.person).await,
+                // Looking again now and then covers a notification lost
+                // while the listener reconnected.
+                Ok(_) => drop(
+                    tokio::time::timeout(RECHECK, grew_for(&mut self.woken, &self.person)).await,
+                ),
                 // The database is away: try again shortly rather than end
                 // the stream; the keep-alive holds the connection meanwhile.
                 Err(_) => tokio::time::sleep(Duration::from_secs(1)).await,
