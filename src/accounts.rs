@@ -18,6 +18,7 @@ use crate::app::AppState;
 use crate::error::ApiError;
 use crate::event_store::RequestMeta;
 use crate::ids::new_verification_key;
+use crate::rate_limit;
 
 /// How often unverified addresses past their time are looked for.
 const SWEEP_EVERY: Duration = Duration::from_secs(60);
@@ -70,7 +71,8 @@ pub async fn delete_account(
     Ok(())
 }
 
-/// Removes unverified addresses whose time ran out, every minute, until
+/// Removes unverified addresses whose time ran out, and forgets idle
+/// rate-limit buckets (their names hold addresses), every minute, until
 /// shutdown. Every instance may sweep; a removal that another instance made
 /// first changes nothing.
 pub fn spawn_lapsed_address_sweeper(state: AppState, mut shutdown: watch::Receiver<bool>) {
@@ -82,6 +84,9 @@ pub fn spawn_lapsed_address_sweeper(state: AppState, mut shutdown: watch::Receiv
             }
             if let Err(e) = remove_lapsed_addresses(&state).await {
                 warn!(error = ?e.status(), "removing lapsed addresses failed; retrying later");
+            }
+            if let Err(e) = rate_limit::forget_idle_buckets(state.pool()).await {
+                warn!(error = %e, "pruning rate-limit buckets failed; retrying later");
             }
         }
     });
