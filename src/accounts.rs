@@ -9,7 +9,7 @@ use skalio_id_aggregates::email::canonical;
 use skalio_id_aggregates::person::{
     DeleteAccount, PersonCommand, RemoveLapsedEmailAddress, VerificationKey,
 };
-use skalio_id_aggregates::token::{BlacklistReason, BlacklistToken, TokenCommand};
+use skalio_id_aggregates::token::BlacklistReason;
 use skalio_id_projections::{email_view, token_view};
 use tokio::sync::watch;
 use tracing::{info, warn};
@@ -19,6 +19,7 @@ use crate::error::ApiError;
 use crate::event_store::RequestMeta;
 use crate::ids::new_verification_key;
 use crate::rate_limit;
+use crate::sessions;
 
 /// How often unverified addresses past their time are looked for.
 const SWEEP_EVERY: Duration = Duration::from_secs(60);
@@ -45,15 +46,9 @@ pub async fn delete_account(
     let meta = meta.acting_as(person);
     let addresses = email_view::of_person(state.pool(), person).await?;
     for token in token_view::active_of(state.pool(), person).await? {
+        let expires_at = token.expires_at.timestamp();
         let reason = BlacklistReason::AccountDeleted;
-        let command = TokenCommand::Blacklist(BlacklistToken {
-            reason,
-            at: Utc::now(),
-        });
-        state.bus().token(&token.jti, command, &meta).await?;
-        state
-            .blacklist()
-            .insert(&token.jti, token.expires_at.timestamp());
+        sessions::blacklist(state, &token.jti, expires_at, reason, &meta).await?;
     }
     let command = PersonCommand::DeleteAccount(DeleteAccount { at: Utc::now() });
     state.bus().person(person, command, &meta).await?;

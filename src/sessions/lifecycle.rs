@@ -35,7 +35,14 @@ pub async fn upgrade(
         grant = grant.expiring_at(expiry_of(id_token)?);
     }
     let upgraded = issue_id_token(state, grant, &meta).await?;
-    blacklist(state, id_token, BlacklistReason::Upgrade, &meta).await?;
+    blacklist(
+        state,
+        &id_token.jti,
+        id_token.exp,
+        BlacklistReason::Upgrade,
+        &meta,
+    )
+    .await?;
     Ok(upgraded)
 }
 
@@ -121,12 +128,7 @@ pub async fn log_out(
         Logout::Token(jti) => vec![owned_token(state, id_token, &jti).await?],
     };
     for (jti, exp) in targets {
-        let command = TokenCommand::Blacklist(BlacklistToken {
-            reason: BlacklistReason::Logout,
-            at: Utc::now(),
-        });
-        state.bus().token(&jti, command, &meta).await?;
-        state.blacklist().insert(&jti, exp);
+        blacklist(state, &jti, exp, BlacklistReason::Logout, &meta).await?;
     }
     Ok(())
 }
@@ -158,9 +160,12 @@ async fn owned_token(
     }
 }
 
-async fn blacklist(
+/// Ends the token `jti` (expiring at `expires_at`, Unix seconds) through
+/// its aggregate, and in this instance's blacklist at once.
+pub async fn blacklist(
     state: &AppState,
-    id_token: &Claims,
+    jti: &str,
+    expires_at: i64,
     reason: BlacklistReason,
     meta: &RequestMeta,
 ) -> Result<(), ApiError> {
@@ -168,8 +173,8 @@ async fn blacklist(
         reason,
         at: Utc::now(),
     });
-    state.bus().token(&id_token.jti, command, meta).await?;
-    state.blacklist().insert(&id_token.jti, id_token.exp);
+    state.bus().token(jti, command, meta).await?;
+    state.blacklist().insert(jti, expires_at);
     Ok(())
 }
 

@@ -8,7 +8,7 @@ mod lifecycle;
 mod recovery;
 
 pub use credentials::{confirm_email, log_in, sign_up};
-pub use lifecycle::{Logout, list_tokens, log_out, park, pick_up, upgrade};
+pub use lifecycle::{Logout, blacklist, list_tokens, log_out, park, pick_up, upgrade};
 pub use recovery::{request_password_reset, reset_password};
 
 use std::sync::Arc;
