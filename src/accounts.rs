@@ -15,6 +15,7 @@ use tokio::sync::watch;
 use tracing::{info, warn};
 
 use crate::app::AppState;
+use crate::avatars;
 use crate::error::ApiError;
 use crate::event_store::RequestMeta;
 use crate::ids::new_verification_key;
@@ -66,9 +67,9 @@ pub async fn delete_account(
     Ok(())
 }
 
-/// Removes unverified addresses whose time ran out, and forgets idle
-/// rate-limit buckets (their names hold addresses), every minute, until
-/// shutdown. Every instance may sweep; a removal that another instance made
+/// Removes unverified addresses whose time ran out, forgets idle
+/// rate-limit buckets (their names hold addresses) and avatar images no
+/// avatar uses, every minute, until shutdown. Every instance may sweep; a removal that another instance made
 /// first changes nothing.
 pub fn spawn_lapsed_address_sweeper(state: AppState, mut shutdown: watch::Receiver<bool>) {
     tokio::spawn(async move {
@@ -82,6 +83,9 @@ pub fn spawn_lapsed_address_sweeper(state: AppState, mut shutdown: watch::Receiv
             }
             if let Err(e) = rate_limit::forget_idle_buckets(state.pool()).await {
                 warn!(error = %e, "pruning rate-limit buckets failed; retrying later");
+            }
+            if let Err(e) = avatars::forget_unused(state.pool()).await {
+                warn!(error = %e, "pruning unused avatar images failed; retrying later");
             }
         }
     });

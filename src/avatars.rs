@@ -113,6 +113,18 @@ pub async fn rendition(
     Ok(jpeg)
 }
 
+/// Deletes images that no avatar uses an hour after they were stored: left
+/// by an upload whose process died before its command was appended.
+pub async fn forget_unused(pool: &PgPool) -> Result<u64, sqlx::Error> {
+    let deleted = sqlx::query(
+        "DELETE FROM avatar_blobs b WHERE created_at < now() - interval '1 hour'
+            AND NOT EXISTS (SELECT 1 FROM profile_view_v1 p WHERE p.avatar_id = b.avatar_id)",
+    )
+    .execute(pool)
+    .await?;
+    Ok(deleted.rows_affected())
+}
+
 async fn store(
     pool: &PgPool,
     avatar_id: &str,

@@ -339,3 +339,43 @@ async fn an_avatar_change_reaches_a_listening_sse_client() {
     assert!(received.contains("event: PROFILE_AVATAR_UPDATED"));
     assert!(received.contains("id: 1"));
 }
+
+#[tokio::test]
+async fn images_no_avatar_uses_are_deleted_after_an_hour() {
+    let app = TestApp::spawn().await;
+    let (_, access) = app.verified_person("bob@example.org", "CorrectHorse").await;
+    upload(
+        &app,
+        &access,
+        "image/jpeg",
+        encoded(60, 60, ImageFormat::Jpeg),
+    )
+    .await;
+    for (avatar_id, age) in [("stray-old", "2 hours"), ("stray-new", "1 minute")] {
+        let sql = format!(
+            "INSERT INTO avatar_blobs (avatar_id, person_id, size, jpeg, created_at)
+             VALUES ($1, 'nobody', 80, '\\x00', now() - interval '{age}')"
+        );
+        sqlx::query(&sql)
+            .bind(avatar_id)
+            .execute(&app.pool)
+            .await
+            .unwrap();
+    }
+
+    let deleted = skalio_id::avatars::forget_unused(&app.pool).await.unwrap();
+
+    assert_eq!(deleted, 1);
+    let left: Vec<String> =
+        sqlx::query_scalar("SELECT DISTINCT avatar_id FROM avatar_blobs ORDER BY 1")
+            .fetch_all(&app.pool)
+            .await
+            .unwrap();
+    assert_eq!(
+        left.len(),
+        2,
+        "the avatar in use and the fresh stray stay: {left:?}"
+    );
+    assert!(left.contains(&"stray-new".to_string()));
+    assert_eq!(avatar(&app, &access, "").await.status(), StatusCode::OK);
+}
