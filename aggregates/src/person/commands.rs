@@ -1,5 +1,7 @@
 //! What may be asked of a person.
 
+use std::fmt;
+
 use chrono::{DateTime, Utc};
 
 use crate::locale::Locale;
@@ -47,8 +49,9 @@ impl PersonCommand {
 }
 
 /// A key mailed to an address to prove control over it. The caller draws it
-/// so that the aggregate stays deterministic under test.
-#[derive(Debug, Clone)]
+/// so that the aggregate stays deterministic under test. Its `Debug` output
+/// hides the key.
+#[derive(Clone)]
 pub struct VerificationKey {
     pub key: String,
     pub expires_at: DateTime<Utc>,
@@ -75,7 +78,7 @@ pub struct AuthenticateWithPassword {
 }
 
 /// Completes the verification of an address with the mailed key.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct ConfirmEmailAddress {
     pub key: String,
     pub at: DateTime<Utc>,
@@ -100,7 +103,7 @@ pub struct RequestPasswordReset {
 }
 
 /// Redeems a mailed password reset key, once.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct RedeemPasswordResetKey {
     pub key: String,
     pub at: DateTime<Utc>,
@@ -162,4 +165,45 @@ pub struct ReplaceAvatar {
 #[derive(Debug, Clone)]
 pub struct RemoveAvatar {
     pub at: DateTime<Utc>,
+}
+
+/// Keys are secrets: commands may be printed, their keys may not.
+macro_rules! redacted_debug {
+    ($type:ident { $($shown:ident),* }) => {
+        impl fmt::Debug for $type {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.debug_struct(stringify!($type))
+                    .field("key", &"***")
+                    $(.field(stringify!($shown), &self.$shown))*
+                    .finish()
+            }
+        }
+    };
+}
+
+redacted_debug!(VerificationKey { expires_at });
+redacted_debug!(ConfirmEmailAddress { at });
+redacted_debug!(RedeemPasswordResetKey { at });
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_never_show_in_debug_output() {
+        let key = VerificationKey {
+            key: "SECRET".into(),
+            expires_at: Utc::now(),
+        };
+        let confirm = ConfirmEmailAddress {
+            key: "SECRET".into(),
+            at: Utc::now(),
+        };
+        let redeem = RedeemPasswordResetKey {
+            key: "SECRET".into(),
+            at: Utc::now(),
+        };
+        let shown = format!("{key:?} {confirm:?} {redeem:?}");
+        assert!(!shown.contains("SECRET"), "{shown}");
+    }
 }
