@@ -303,3 +303,20 @@ async fn an_address_not_verified_in_time_is_removed_by_the_service() {
         1
     );
 }
+
+#[tokio::test]
+async fn concurrent_additions_by_one_person_all_land_with_their_claims() {
+    let app = TestApp::spawn().await;
+    let (_, access) = app.verified_person("bob@example.org", "CorrectHorse").await;
+
+    let addresses: Vec<String> = (0..6).map(|i| format!("extra{i}@example.org")).collect();
+    let added = futures::future::join_all(addresses.iter().map(|a| add(&app, &access, a))).await;
+
+    assert!(added.iter().all(|r| r.status() == StatusCode::CREATED));
+    assert_eq!(emails(&app, &access).await.len(), 7);
+    let confirmed: i64 = sqlx::query_scalar("SELECT count(*) FROM email_claims WHERE confirmed")
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
+    assert_eq!(confirmed, 7);
+}

@@ -102,12 +102,13 @@ impl CommandBus {
     ) -> Result<(), ApiError> {
         let span =
             info_span!("command", aggregate = "Person", command = command.name(), person = %id);
+        let claimed = command.claimed_address();
         let result = self
             .execute_person(id, command, meta)
             .instrument(span.clone())
             .await;
-        if result.is_err() {
-            self.release_unconfirmed_claims(id).await;
+        if let (Err(_), Some(address)) = (&result, claimed) {
+            self.release_claim(id, &address).await;
         }
         result?;
         self.wait_for_read_models(Person::TYPE, id)
@@ -179,12 +180,16 @@ impl CommandBus {
         Ok(())
     }
 
-    async fn release_unconfirmed_claims(&self, person: &str) {
-        let released =
-            sqlx::query("DELETE FROM email_claims WHERE person_id = $1 AND NOT confirmed")
-                .bind(person)
-                .execute(&self.pool)
-                .await;
+    /// Frees the address a failed command claimed, unless an append of the
+    /// same person confirmed it meanwhile.
+    async fn release_claim(&self, person: &str, canonical_address: &str) {
+        let released = sqlx::query(
+            "DELETE FROM email_claims WHERE address = $1 AND person_id = $2 AND NOT confirmed",
+        )
+        .bind(canonical_address)
+        .bind(person)
+        .execute(&self.pool)
+        .await;
         if let Err(e) = released {
             warn!(error = %e, "could not release address claims; they lapse by themselves");
         }

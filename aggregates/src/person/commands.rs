@@ -4,6 +4,7 @@ use std::fmt;
 
 use chrono::{DateTime, Utc};
 
+use crate::email::canonical;
 use crate::locale::Locale;
 use crate::password::Password;
 
@@ -27,6 +28,16 @@ pub enum PersonCommand {
 }
 
 impl PersonCommand {
+    /// The address (case-folded) this command may claim for the person, so
+    /// that a failed command frees exactly that claim.
+    pub fn claimed_address(&self) -> Option<String> {
+        match self {
+            Self::Register(c) => Some(canonical(&c.address)),
+            Self::AddEmailAddress(c) => Some(canonical(&c.address)),
+            _ => None,
+        }
+    }
+
     /// The command's name, for logs and spans.
     pub fn name(&self) -> &'static str {
         match self {
