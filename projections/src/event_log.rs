@@ -62,11 +62,6 @@ impl StoredEvent {
         self.decode().map(Some)
     }
 
-    /// A string from the metadata, if present and not erased.
-    pub fn metadata_str(&self, field: &str) -> Option<&str> {
-        self.metadata.get(field).and_then(Value::as_str)
-    }
-
     /// Names the event in errors and logs, without its contents.
     pub fn describe(&self) -> String {
         format!(
@@ -113,28 +108,6 @@ pub async fn read_after(
         .bind(after.transaction_id.to_string())
         .bind(after.global_sequence)
         .bind(limit)
-        .fetch_all(&mut *db)
-        .await?;
-    open_rows(db, rows).await
-}
-
-/// Every event of one aggregate, oldest first, recorded up to `until`.
-pub async fn read_aggregate(
-    db: &mut PgConnection,
-    aggregate_type: &str,
-    aggregate_id: &str,
-    until: Option<DateTime<Utc>>,
-) -> Result<Vec<StoredEvent>, EventLogError> {
-    let sql = format!(
-        "SELECT {SELECT_COLUMNS} FROM events
-          WHERE aggregate_type = $1 AND aggregate_id = $2
-            AND ($3::timestamptz IS NULL OR recorded_at <= $3)
-          ORDER BY sequence"
-    );
-    let rows: Vec<EventRow> = sqlx::query_as(&sql)
-        .bind(aggregate_type)
-        .bind(aggregate_id)
-        .bind(until)
         .fetch_all(&mut *db)
         .await?;
     open_rows(db, rows).await

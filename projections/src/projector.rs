@@ -105,11 +105,6 @@ impl Projector {
         })
     }
 
-    /// The names of all projections, in run order.
-    pub fn names(&self) -> Vec<&'static str> {
-        self.runners.iter().map(|r| r.projection.name()).collect()
-    }
-
     /// The names of the read models (the projections that can be rebuilt).
     pub fn read_model_names(&self) -> Vec<&'static str> {
         let read_models = self.runners.iter().filter(|r| r.projection.is_read_model());

@@ -29,11 +29,6 @@ pub struct Token {
 }
 
 impl Token {
-    /// The person the token was issued to.
-    pub fn person(&self) -> Option<&str> {
-        self.person.as_deref()
-    }
-
     /// The issued token's owner and expiry, or why there is none.
     fn issued(&self) -> Result<(&str, DateTime<Utc>), TokenError> {
         match (&self.person, self.expires_at) {
