@@ -5,7 +5,6 @@
 use std::time::Duration;
 
 use chrono::Utc;
-use skalio_id_aggregates::email::canonical;
 use skalio_id_aggregates::person::{
     DeleteAccount, PersonCommand, RemoveLapsedEmailAddress, VerificationKey,
 };
@@ -55,9 +54,7 @@ pub async fn delete_account(
     state.bus().person(person, command, &meta).await?;
     let buckets: Vec<String> = addresses
         .iter()
-        .flat_map(|e| {
-            ["login", "password-reset"].map(|kind| format!("{kind}:{}", canonical(&e.address)))
-        })
+        .flat_map(|e| rate_limit::address_buckets(&e.address))
         .collect();
     sqlx::query("DELETE FROM rate_limit_buckets WHERE bucket = ANY($1)")
         .bind(&buckets)

@@ -4,6 +4,8 @@
 use axum::http::{HeaderMap, HeaderValue};
 use sqlx::PgPool;
 
+use skalio_id_aggregates::email::canonical;
+
 use crate::config::BucketSettings;
 use crate::error::ApiError;
 
@@ -45,6 +47,21 @@ pub async fn enforce(
         return Err(exceeded.with_headers(state.headers()));
     }
     Ok(state.headers())
+}
+
+/// The bucket of login attempts for an address.
+pub fn login_bucket(address: &str) -> String {
+    format!("login:{}", canonical(address))
+}
+
+/// The bucket of password reset mails for an address.
+pub fn password_reset_bucket(address: &str) -> String {
+    format!("password-reset:{}", canonical(address))
+}
+
+/// Every bucket named after `address`; forgotten with its owner's account.
+pub fn address_buckets(address: &str) -> [String; 2] {
+    [login_bucket(address), password_reset_bucket(address)]
 }
 
 /// With the default settings every bucket drains within an hour, so a bucket

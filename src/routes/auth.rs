@@ -7,7 +7,6 @@ use axum::http::HeaderValue;
 use axum::http::header::SET_COOKIE;
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
-use skalio_id_aggregates::email::canonical;
 use skalio_id_aggregates::password::Password;
 use skalio_id_projections::email_view;
 use utoipa::{IntoParams, ToSchema};
@@ -107,7 +106,7 @@ async fn login(
     meta: RequestMeta,
     ApiJson(request): ApiJson<LoginRequest>,
 ) -> Result<Response, ApiError> {
-    let bucket = format!("login:{}", canonical(&request.email));
+    let bucket = rate_limit::login_bucket(&request.email);
     let headers =
         rate_limit::enforce(state.pool(), &bucket, state.settings().rate_limits.login).await?;
     if request.kind != AuthenticatorType::Bcrypt {

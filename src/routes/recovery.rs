@@ -4,7 +4,6 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
-use skalio_id_aggregates::email::canonical;
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -43,7 +42,7 @@ async fn request_reset(
     meta: RequestMeta,
     ApiJson(request): ApiJson<ResetRequest>,
 ) -> Result<Response, ApiError> {
-    let bucket = format!("password-reset:{}", canonical(&request.address));
+    let bucket = rate_limit::password_reset_bucket(&request.address);
     let settings = state.settings().rate_limits.password_reset;
     let headers = rate_limit::enforce(state.pool(), &bucket, settings).await?;
 
