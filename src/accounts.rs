@@ -5,11 +5,12 @@
 use std::time::Duration;
 
 use chrono::Utc;
+use skalio_id_aggregates::organization::{DepartOnAccountDeletion, OrganizationCommand};
 use skalio_id_aggregates::person::{
     DeleteAccount, PersonCommand, RemoveLapsedEmailAddress, VerificationKey,
 };
 use skalio_id_aggregates::token::BlacklistReason;
-use skalio_id_projections::{email_view, token_view};
+use skalio_id_projections::{email_view, membership_view};
 use tokio::sync::watch;
 use tracing::{info, warn};
 
@@ -33,23 +34,33 @@ pub fn verification_key(state: &AppState) -> VerificationKey {
     }
 }
 
-/// Deletes the account of `person`. Its tokens die first, so that a crash
-/// midway leaves a person who can log in and try again rather than a
-/// deleted one with live tokens. The consumers of `PersonDeleted` then
-/// destroy the person's key and erase the read models; this step only
-/// forgets the rate-limit buckets named after the person's addresses.
+/// Deletes the account of `person`. The person first departs from their
+/// organization, which refuses the last administrator of an organization
+/// others still belong to. Then their tokens die, so that a crash midway
+/// leaves a person who can log in and try again rather than a deleted one
+/// with live tokens. The consumers of `PersonDeleted` then destroy the
+/// person's key and erase the read models; this step only forgets the
+/// rate-limit buckets named after the person's addresses.
 pub async fn delete_account(
     state: &AppState,
     person: &str,
     meta: &RequestMeta,
 ) -> Result<(), ApiError> {
     let meta = meta.acting_as(person);
-    let addresses = email_view::of_person(state.pool(), person).await?;
-    for token in token_view::active_of(state.pool(), person).await? {
-        let expires_at = token.expires_at.timestamp();
-        let reason = BlacklistReason::AccountDeleted;
-        sessions::blacklist(state, &token.jti, expires_at, reason, &meta).await?;
+    if let Some(membership) = membership_view::of_person(state.pool(), person).await? {
+        let command = OrganizationCommand::DepartOnAccountDeletion(DepartOnAccountDeletion {
+            person: person.to_string(),
+            at: Utc::now(),
+        });
+        let organization = &membership.organization_id;
+        state
+            .bus()
+            .organization(organization, command, &meta)
+            .await?;
     }
+    let addresses = email_view::of_person(state.pool(), person).await?;
+    let reason = BlacklistReason::AccountDeleted;
+    sessions::blacklist_all(state, person, reason, &meta).await?;
     let command = PersonCommand::DeleteAccount(DeleteAccount { at: Utc::now() });
     state.bus().person(person, command, &meta).await?;
     let buckets: Vec<String> = addresses

@@ -18,6 +18,8 @@ use skalio_id_projections::blacklist::Blacklist;
 use skalio_id_projections::email_view::EmailView;
 use skalio_id_projections::erasure::PersonErasure;
 use skalio_id_projections::mail::{AccountMail, LettreMailer, Mailer};
+use skalio_id_projections::membership_view::MembershipView;
+use skalio_id_projections::organization_view::OrganizationView;
 use skalio_id_projections::password_reset_view::PasswordResetView;
 use skalio_id_projections::profile_view::ProfileView;
 use skalio_id_projections::projector::{Projection, Projector};
@@ -27,6 +29,7 @@ use skalio_id_projections::token_view::TokenView;
 use crate::avatars::ImageWorkers;
 use crate::config::Settings;
 use crate::event_store::CommandBus;
+use crate::organization_services::PostgresOrganizationServices;
 use crate::passwords::PasswordHasher;
 use crate::person_services::PostgresPersonServices;
 use crate::routes;
@@ -85,6 +88,8 @@ pub fn projections(settings: &Settings) -> anyhow::Result<Vec<Arc<dyn Projection
         Arc::new(ProfileView),
         Arc::new(EmailView),
         Arc::new(TokenView),
+        Arc::new(OrganizationView),
+        Arc::new(MembershipView),
         Arc::new(PasswordResetView),
         Arc::new(PersonErasure),
         Arc::new(SignalingFeed),
@@ -163,7 +168,14 @@ pub async fn build_state(
         Arc::clone(&hasher),
     ));
     let timeout = Duration::from_millis(auth.read_your_writes_timeout_ms);
-    let bus = CommandBus::new(pool.clone(), Arc::clone(&projector), services, timeout);
+    let organization_services = Arc::new(PostgresOrganizationServices::new(pool.clone()));
+    let bus = CommandBus::new(
+        pool.clone(),
+        Arc::clone(&projector),
+        services,
+        organization_services,
+        timeout,
+    );
     let tokens = TokenService::new(keys, &settings.issuer(), &settings.audience());
     let inner = Inner {
         settings,

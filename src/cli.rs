@@ -1,5 +1,6 @@
-//! The command line: `serve` (the default), `migrate`, and `rebuild` for
-//! admins who rebuild read models from the event store.
+//! The command line: `serve` (the default), `migrate`, `rebuild` for
+//! admins who rebuild read models from the event store, and the operator
+//! commands `cluster-roles`, `disable` and `enable`.
 
 use std::path::PathBuf;
 
@@ -8,6 +9,7 @@ use clap::{Parser, Subcommand};
 use tokio::net::TcpListener;
 use tracing::info;
 
+use crate::admin::{self, AdminChange};
 use crate::config::Settings;
 use crate::{app, db};
 
@@ -35,6 +37,23 @@ enum Command {
         #[arg(long)]
         quiet: bool,
     },
+    /// Set the roles a person holds over the whole service (Cluster.Admin,
+    /// Cluster.AssetManagement); none removes them all.
+    ClusterRoles {
+        /// The person's uid or one of their addresses.
+        person: String,
+        roles: Vec<String>,
+    },
+    /// Suspend an account: no login, no public profile, every token ends.
+    Disable {
+        /// The person's uid or one of their addresses.
+        person: String,
+    },
+    /// End the suspension of an account.
+    Enable {
+        /// The person's uid or one of their addresses.
+        person: String,
+    },
 }
 
 /// Runs the command line.
@@ -50,6 +69,28 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Rebuild { projections, quiet } => {
             rebuild(settings, database.pool.clone(), &projections, !quiet).await
+        }
+        Command::ClusterRoles { person, roles } => {
+            let change = AdminChange::ClusterRoles(roles);
+            administer(settings, database.pool.clone(), &person, change).await
+        }
+        Command::Disable { person } => {
+            administer(
+                settings,
+                database.pool.clone(),
+                &person,
+                AdminChange::Disable,
+            )
+            .await
+        }
+        Command::Enable { person } => {
+            administer(
+                settings,
+                database.pool.clone(),
+                &person,
+                AdminChange::Enable,
+            )
+            .await
         }
     };
     database.pool.close().await;
@@ -84,6 +125,35 @@ async fn rebuild(
         info!(projection = %r.projection, events = r.events, elapsed_ms = r.elapsed.as_millis() as u64, "rebuilt");
     }
     Ok(())
+}
+
+/// Runs one operator change with the service's state (command bus,
+/// projector, blacklist), then stops it.
+async fn administer(
+    settings: Settings,
+    pool: sqlx::PgPool,
+    person: &str,
+    change: AdminChange,
+) -> anyhow::Result<()> {
+    let (shutdown, shutdown_rx) = tokio::sync::watch::channel(false);
+    let (state, tasks) = app::build_state(settings, pool, &shutdown_rx).await?;
+    let outcome = async {
+        let uid = admin::find_person(&state, person).await?;
+        admin::apply(&state, &uid, change).await?;
+        Ok::<_, crate::error::ApiError>(uid)
+    }
+    .await;
+    let _ = shutdown.send(true);
+    for task in tasks {
+        let _ = task.await;
+    }
+    match outcome {
+        Ok(uid) => {
+            info!(person = %uid, "done");
+            Ok(())
+        }
+        Err(e) => anyhow::bail!("{}", e.detail()),
+    }
 }
 
 async fn shutdown_signal() {

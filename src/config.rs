@@ -24,6 +24,27 @@ pub struct Settings {
     pub mail: MailSettings,
     pub auth: AuthSettings,
     pub rate_limits: RateLimitSettings,
+    pub organizations: OrganizationSettings,
+}
+
+/// Defaults for organizations created by migration.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct OrganizationSettings {
+    /// Members an organization may have unless its creation says otherwise.
+    pub default_member_limit: u32,
+    /// Parent domain of the random hostnames given to organizations created
+    /// without one; the public URL's host when unset.
+    pub hostname_domain: Option<String>,
+}
+
+impl Default for OrganizationSettings {
+    fn default() -> Self {
+        Self {
+            default_member_limit: 50,
+            hostname_domain: None,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -109,6 +130,7 @@ impl Default for Settings {
             mail: MailSettings::default(),
             auth: AuthSettings::default(),
             rate_limits: RateLimitSettings::default(),
+            organizations: OrganizationSettings::default(),
         }
     }
 }
@@ -206,6 +228,20 @@ impl Settings {
             Some(url) => url.trim_end_matches('/').to_string(),
             None => format!("http://{}", self.http.listen),
         }
+    }
+
+    /// The parent domain of generated organization hostnames.
+    pub fn hostname_domain(&self) -> String {
+        if let Some(domain) = &self.organizations.hostname_domain {
+            return domain.clone();
+        }
+        let url = self.public_url();
+        let after_scheme = url.split_once("://").map_or(url.as_str(), |(_, rest)| rest);
+        let authority = after_scheme.split('/').next().unwrap_or_default();
+        let host = authority
+            .rsplit_once(':')
+            .map_or(authority, |(host, _)| host);
+        host.trim_matches(['[', ']']).to_string()
     }
 
     /// The `iss` claim: configured, or the public URL.

@@ -6,6 +6,7 @@ use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use cqrs_es::AggregateError;
 use serde::Serialize;
+use skalio_id_aggregates::organization::OrganizationError;
 use skalio_id_aggregates::person::PersonError;
 use skalio_id_aggregates::token::TokenError;
 use skalio_id_projections::projector::error_chain;
@@ -184,6 +185,14 @@ impl ApiError {
         self
     }
 
+    /// The message and details in one line, for the command line.
+    pub fn detail(&self) -> String {
+        std::iter::once(self.message.to_string())
+            .chain(self.details.iter().cloned())
+            .collect::<Vec<_>>()
+            .join(" ")
+    }
+
     pub fn status(&self) -> StatusCode {
         self.status
     }
@@ -219,6 +228,8 @@ impl From<PersonError> for ApiError {
         let detail = error.to_string();
         match error {
             PersonError::InvalidEmailAddress(_)
+            | PersonError::UnknownClusterRole(_)
+            | PersonError::InvalidPasswordHash
             | PersonError::WeakPassword(_)
             | PersonError::NameTooLong
             | PersonError::UnknownTimeZone(_) => Self::invalid(detail),
@@ -228,6 +239,7 @@ impl From<PersonError> for ApiError {
             PersonError::InvalidCredentials | PersonError::NoPassword => {
                 Self::unauthenticated("The credentials are not valid.")
             }
+            PersonError::AccountDisabled => Self::unauthenticated(detail),
             PersonError::VerificationKeyNotFound | PersonError::ResetKeyNotFound => {
                 Self::not_found(detail)
             }
@@ -238,6 +250,32 @@ impl From<PersonError> for ApiError {
             | PersonError::PrimaryAddressCannotBeRemoved => Self::forbidden(detail),
             PersonError::EmailAddressNotFound => Self::not_found(detail),
             PersonError::ServiceFailed(_) => Self::internal(&error),
+        }
+    }
+}
+
+impl From<OrganizationError> for ApiError {
+    fn from(error: OrganizationError) -> Self {
+        let detail = error.to_string();
+        match error {
+            OrganizationError::InvalidName
+            | OrganizationError::UnknownTimeZone(_)
+            | OrganizationError::InvalidHostname(_)
+            | OrganizationError::InvalidUrl(_)
+            | OrganizationError::FieldTooLong(..)
+            | OrganizationError::UnknownRole(_)
+            | OrganizationError::InvalidMemberLimit => Self::invalid(detail),
+            OrganizationError::HostnameInUse => Self::not_stored(detail),
+            OrganizationError::AlreadyCreated => Self::conflict(),
+            OrganizationError::NotFound => Self::not_found(detail),
+            OrganizationError::NotAnAdministrator
+            | OrganizationError::NotAMember
+            | OrganizationError::AlreadyAMember
+            | OrganizationError::MemberOfAnotherOrganization
+            | OrganizationError::MemberLimitReached
+            | OrganizationError::CannotDropOwnAdminRole
+            | OrganizationError::LastAdministrator => Self::forbidden(detail),
+            OrganizationError::ServiceFailed(_) => Self::internal(&error),
         }
     }
 }

@@ -29,3 +29,8 @@ fn random_string(alphabet: &[u8], len: usize) -> String {
         .map(|_| alphabet[rng.random_range(0..alphabet.len())] as char)
         .collect()
 }
+
+/// The first label of a generated organization hostname.
+pub fn new_hostname_label() -> String {
+    random_string(UID_ALPHABET, 12)
+}

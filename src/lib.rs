@@ -7,7 +7,9 @@
 #![forbid(unsafe_code)]
 
 pub mod accounts;
+pub mod admin;
 pub mod app;
+pub mod authorization;
 pub mod avatar;
 pub mod avatars;
 pub mod cli;
@@ -20,6 +22,8 @@ pub mod event_store;
 pub mod extract;
 pub mod fingerprint;
 pub mod ids;
+pub mod organization_services;
+pub mod organizations;
 pub mod passwords;
 pub mod person_services;
 pub mod rate_limit;

@@ -151,6 +151,19 @@ async fn the_openapi_document_lists_every_route() {
         ("/id/v3/signaling/stream", "get"),
         ("/health/live", "get"),
         ("/health/ready", "get"),
+        ("/id/v3/public/organization/{key}", "get"),
+        ("/id/v3/organizations", "post"),
+        ("/id/v3/organizations/{uid}", "get"),
+        ("/id/v3/organizations/{uid}", "put"),
+        ("/id/v3/organizations/{uid}/leave", "post"),
+        ("/id/v3/organizations/{uid}/profile", "get"),
+        ("/id/v3/organizations/{uid}/profile", "put"),
+        ("/id/v3/organizations/{uid}/import/person", "put"),
+        ("/id/v3/organizations/{uid}/import/person", "post"),
+        ("/id/v3/organizations/{uid}/members", "get"),
+        ("/id/v3/organizations/{uid}/members", "post"),
+        ("/id/v3/organizations/{uid}/members/{personUid}", "get"),
+        ("/id/v3/organizations/{uid}/members/{personUid}", "delete"),
     ];
     for (path, method) in expected {
         assert!(

@@ -210,8 +210,28 @@ impl Projection for EmailView {
                     remove(db, person, &address).await?;
                 }
             }
+            PersonEvent::PersonImported {
+                address,
+                imported_at,
+                ..
+            } => {
+                if let Some(address) = opened(address) {
+                    let new = NewAddress {
+                        person,
+                        address: address.clone(),
+                        is_primary: true,
+                        added_at: imported_at,
+                        remove_at: None,
+                    };
+                    insert(db, new).await?;
+                    mark_verified(db, person, &address).await?;
+                }
+            }
             PersonEvent::PersonDeleted { .. } => remove_person(db, person).await?,
-            PersonEvent::EmailVerificationRequested { .. }
+            PersonEvent::ClusterRolesSet { .. }
+            | PersonEvent::AccountDisabled { .. }
+            | PersonEvent::AccountEnabled { .. }
+            | PersonEvent::EmailVerificationRequested { .. }
             | PersonEvent::ProfileUpdated { .. }
             | PersonEvent::PasswordResetRequested { .. }
             | PersonEvent::PasswordResetKeyRedeemed { .. }

@@ -4,6 +4,7 @@
 use chrono::{DateTime, Utc};
 use serde::de::DeserializeOwned;
 use serde_json::Value;
+use skalio_id_aggregates::organization::{Organization, OrganizationEvent};
 use skalio_id_aggregates::person::{Person, PersonEvent};
 use skalio_id_aggregates::sealed::{self, SealError};
 use skalio_id_aggregates::token::{Token, TokenEvent};
@@ -49,6 +50,15 @@ impl StoredEvent {
     /// The payload as a Person event, or `None` for another aggregate's event.
     pub fn person_event(&self) -> Result<Option<PersonEvent>, EventLogError> {
         if self.aggregate_type != <Person as cqrs_es::Aggregate>::TYPE {
+            return Ok(None);
+        }
+        self.decode().map(Some)
+    }
+
+    /// The payload as an Organization event, or `None` for another
+    /// aggregate's event.
+    pub fn organization_event(&self) -> Result<Option<OrganizationEvent>, EventLogError> {
+        if self.aggregate_type != <Organization as cqrs_es::Aggregate>::TYPE {
             return Ok(None);
         }
         self.decode().map(Some)

@@ -9,6 +9,8 @@ pub mod email_view;
 pub mod erasure;
 pub mod event_log;
 pub mod mail;
+pub mod membership_view;
+pub mod organization_view;
 pub mod password_reset_view;
 pub mod position;
 pub mod profile_view;

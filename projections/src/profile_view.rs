@@ -25,6 +25,9 @@ pub struct ProfileRow {
     pub avatar_id: Option<String>,
     pub created_at: DateTime<Utc>,
     pub last_login_at: Option<DateTime<Utc>>,
+    /// Roles over the whole service (`Cluster.Admin` and the like).
+    pub cluster_roles: Vec<String>,
+    pub is_disabled: bool,
 }
 
 /// The profile of `person_id`, if such a person exists.
@@ -102,7 +105,14 @@ impl Projection for ProfileView {
                 name,
                 locale,
                 time_zone,
-                registered_at,
+                registered_at: at,
+                ..
+            }
+            | PersonEvent::PersonImported {
+                name,
+                locale,
+                time_zone,
+                imported_at: at,
                 ..
             } => {
                 sqlx::query(
@@ -113,9 +123,24 @@ impl Projection for ProfileView {
                 .bind(opened(name))
                 .bind(locale.as_str())
                 .bind(time_zone)
-                .bind(registered_at)
+                .bind(at)
                 .execute(db)
                 .await?;
+            }
+            PersonEvent::ClusterRolesSet { roles, .. } => {
+                sqlx::query("UPDATE profile_view_v1 SET cluster_roles = $2 WHERE person_id = $1")
+                    .bind(person)
+                    .bind(roles)
+                    .execute(db)
+                    .await?;
+            }
+            PersonEvent::AccountDisabled { .. } | PersonEvent::AccountEnabled { .. } => {
+                let disabled = matches!(person_event, PersonEvent::AccountDisabled { .. });
+                sqlx::query("UPDATE profile_view_v1 SET is_disabled = $2 WHERE person_id = $1")
+                    .bind(person)
+                    .bind(disabled)
+                    .execute(db)
+                    .await?;
             }
             PersonEvent::ProfileUpdated {
                 name,

@@ -2,14 +2,16 @@
 //! filled from the event stream, and the hub that tells this instance's
 //! waiting clients that a person's feed grew.
 //!
-//! Interested persons are the person an event is about and, once
-//! organizations exist, the other members of their organization.
+//! Interested persons are the person an event is about and the other
+//! members of their organization; the feed keeps its own copy of the
+//! memberships, changed in the same order as the events it fans out.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
+use skalio_id_aggregates::organization::OrganizationEvent;
 use skalio_id_aggregates::person::PersonEvent;
 use sqlx::postgres::PgListener;
 use sqlx::{FromRow, PgConnection, PgExecutor, PgPool};
@@ -23,6 +25,10 @@ use crate::projector::{Projection, ProjectionError};
 pub const SIGNALING_CHANNEL: &str = "signaling_feed";
 /// A person's avatar was uploaded or deleted.
 pub const PROFILE_AVATAR_UPDATED: &str = "PROFILE_AVATAR_UPDATED";
+/// The profile of the person's organization changed.
+pub const ORGANIZATION_PROFILE_UPDATED: &str = "ORGANIZATION_PROFILE_UPDATED";
+/// The person's membership or roles changed.
+pub const PRIVILEGES_UPDATED: &str = "PRIVILEGES_UPDATED";
 
 /// The projection that keeps `signaling_feed_v1`.
 pub struct SignalingFeed;
@@ -91,6 +97,119 @@ async fn publish(
     Ok(())
 }
 
+/// The person and the other members of their organization.
+async fn person_and_colleagues(
+    db: &mut PgConnection,
+    person: &str,
+) -> Result<Vec<String>, sqlx::Error> {
+    let colleagues: Vec<String> = sqlx::query_scalar(
+        "SELECT m.person_id FROM signaling_members_v1 m
+           JOIN signaling_members_v1 me ON me.organization_id = m.organization_id
+          WHERE me.person_id = $1 AND m.person_id <> $1
+          ORDER BY m.person_id",
+    )
+    .bind(person)
+    .fetch_all(&mut *db)
+    .await?;
+    Ok(std::iter::once(person.to_string())
+        .chain(colleagues)
+        .collect())
+}
+
+async fn members_of(db: &mut PgConnection, organization: &str) -> Result<Vec<String>, sqlx::Error> {
+    sqlx::query_scalar(
+        "SELECT person_id FROM signaling_members_v1 WHERE organization_id = $1 ORDER BY person_id",
+    )
+    .bind(organization)
+    .fetch_all(db)
+    .await
+}
+
+impl SignalingFeed {
+    async fn apply_person_event(
+        db: &mut PgConnection,
+        person: &str,
+        event: PersonEvent,
+    ) -> Result<(), sqlx::Error> {
+        match event {
+            PersonEvent::AvatarUploaded {
+                uploaded_at: at, ..
+            }
+            | PersonEvent::AvatarRemoved { removed_at: at } => {
+                let interested = person_and_colleagues(db, person).await?;
+                publish(db, &interested, PROFILE_AVATAR_UPDATED, person, at).await?;
+            }
+            PersonEvent::PersonDeleted { .. } => {
+                sqlx::query("DELETE FROM signaling_feed_v1 WHERE person_id = $1")
+                    .bind(person)
+                    .execute(&mut *db)
+                    .await?;
+                sqlx::query("DELETE FROM signaling_members_v1 WHERE person_id = $1")
+                    .bind(person)
+                    .execute(db)
+                    .await?;
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+
+    async fn apply_organization_event(
+        db: &mut PgConnection,
+        organization: &str,
+        event: OrganizationEvent,
+    ) -> Result<(), sqlx::Error> {
+        match event {
+            OrganizationEvent::OrganizationProfileUpdated { updated_at, .. } => {
+                let members = members_of(db, organization).await?;
+                let kind = ORGANIZATION_PROFILE_UPDATED;
+                publish(db, &members, kind, organization, updated_at).await?;
+            }
+            OrganizationEvent::MemberJoined {
+                person, joined_at, ..
+            } => {
+                sqlx::query(
+                    "INSERT INTO signaling_members_v1 (person_id, organization_id) VALUES ($1, $2)
+                     ON CONFLICT (person_id) DO UPDATE SET organization_id = EXCLUDED.organization_id",
+                )
+                .bind(&person)
+                .bind(organization)
+                .execute(&mut *db)
+                .await?;
+                let person = std::slice::from_ref(&person);
+                publish(db, person, PRIVILEGES_UPDATED, organization, joined_at).await?;
+            }
+            OrganizationEvent::MemberRolesAssigned {
+                person,
+                assigned_at,
+                ..
+            } => {
+                let person = std::slice::from_ref(&person);
+                publish(db, person, PRIVILEGES_UPDATED, organization, assigned_at).await?;
+            }
+            OrganizationEvent::MemberDeparted {
+                person,
+                departed_at,
+                ..
+            } => {
+                sqlx::query(
+                    "DELETE FROM signaling_members_v1 WHERE person_id = $1 AND organization_id = $2",
+                )
+                .bind(&person)
+                .bind(organization)
+                .execute(&mut *db)
+                .await?;
+                let person = std::slice::from_ref(&person);
+                publish(db, person, PRIVILEGES_UPDATED, organization, departed_at).await?;
+            }
+            OrganizationEvent::OrganizationCreated { .. }
+            | OrganizationEvent::HostnameChanged { .. }
+            | OrganizationEvent::OrganizationDetailsUpdated { .. } => {}
+        }
+        Ok(())
+    }
+}
+
 #[async_trait]
 impl Projection for SignalingFeed {
     fn name(&self) -> &'static str {
@@ -102,35 +221,18 @@ impl Projection for SignalingFeed {
         db: &mut PgConnection,
         event: &StoredEvent,
     ) -> Result<(), ProjectionError> {
-        let person = event.aggregate_id.clone();
-        match event.person_event()? {
-            Some(PersonEvent::AvatarUploaded {
-                uploaded_at: at, ..
-            })
-            | Some(PersonEvent::AvatarRemoved { removed_at: at }) => {
-                publish(
-                    db,
-                    std::slice::from_ref(&person),
-                    PROFILE_AVATAR_UPDATED,
-                    &person,
-                    at,
-                )
-                .await?;
-            }
-            Some(PersonEvent::PersonDeleted { .. }) => {
-                sqlx::query("DELETE FROM signaling_feed_v1 WHERE person_id = $1")
-                    .bind(&person)
-                    .execute(db)
-                    .await?;
-            }
-            _ => {}
+        let id = event.aggregate_id.as_str();
+        if let Some(person_event) = event.person_event()? {
+            Self::apply_person_event(db, id, person_event).await?;
+        } else if let Some(organization_event) = event.organization_event()? {
+            Self::apply_organization_event(db, id, organization_event).await?;
         }
         Ok(())
     }
 
     /// Restarting the numbering gives the rebuilt feed the ids it had.
     async fn reset(&self, db: &mut PgConnection) -> Result<(), ProjectionError> {
-        sqlx::query("TRUNCATE signaling_feed_v1 RESTART IDENTITY")
+        sqlx::query("TRUNCATE signaling_feed_v1, signaling_members_v1 RESTART IDENTITY")
             .execute(db)
             .await?;
         Ok(())

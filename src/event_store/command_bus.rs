@@ -8,7 +8,8 @@ use std::time::Duration;
 
 use cqrs_es::persist::PersistedEventStore;
 use cqrs_es::{Aggregate, AggregateError, CqrsFramework};
-use skalio_id_aggregates::person::{Person, PersonCommand, PersonError, PersonServices};
+use skalio_id_aggregates::organization::{Organization, OrganizationCommand, OrganizationServices};
+use skalio_id_aggregates::person::{Person, PersonCommand, PersonServices};
 use skalio_id_aggregates::token::{Token, TokenCommand};
 use skalio_id_projections::event_log;
 use skalio_id_projections::projector::Projector;
@@ -62,6 +63,7 @@ impl RequestMeta {
 /// Runs commands against aggregates and waits for the read models.
 pub struct CommandBus {
     persons: Framework<Person>,
+    organizations: Framework<Organization>,
     tokens: Framework<Token>,
     pool: PgPool,
     projector: Arc<Projector>,
@@ -73,6 +75,7 @@ impl CommandBus {
         pool: PgPool,
         projector: Arc<Projector>,
         person_services: Arc<dyn PersonServices>,
+        organization_services: Arc<dyn OrganizationServices>,
         read_your_writes_timeout: Duration,
     ) -> Self {
         let repository = || SealingRepository::new(pool.clone());
@@ -81,6 +84,11 @@ impl CommandBus {
                 PersistedEventStore::new_event_store(repository()),
                 vec![],
                 person_services,
+            ),
+            organizations: CqrsFramework::new(
+                PersistedEventStore::new_event_store(repository()),
+                vec![],
+                organization_services,
             ),
             tokens: CqrsFramework::new(
                 PersistedEventStore::new_event_store(repository()),
@@ -103,8 +111,7 @@ impl CommandBus {
         let span =
             info_span!("command", aggregate = "Person", command = command.name(), person = %id);
         let claimed = command.claimed_address();
-        let result = self
-            .execute_person(id, command, meta)
+        let result = execute(&self.persons, id, command, meta)
             .instrument(span.clone())
             .await;
         if let (Err(_), Some(address)) = (&result, claimed) {
@@ -116,30 +123,35 @@ impl CommandBus {
             .await
     }
 
-    async fn execute_person(
+    /// Runs one command against the organization `id`.
+    pub async fn organization(
         &self,
         id: &str,
-        command: PersonCommand,
+        command: OrganizationCommand,
         meta: &RequestMeta,
-    ) -> Result<(), AggregateError<PersonError>> {
-        // A conflict means another command for the same person was appended
-        // first; the command is decided again against the newer state.
-        let mut attempt = 0;
-        loop {
-            let result = self
-                .persons
-                .execute_with_metadata(id, command.clone(), meta.to_metadata())
-                .await;
-            match result {
-                Err(AggregateError::AggregateConflict) if attempt < CONFLICT_RETRIES => {
-                    attempt += 1;
-                    // Jitter keeps the losers of one race from meeting again.
-                    let pause = rand::random_range(1..=5 * u64::from(attempt));
-                    tokio::time::sleep(Duration::from_millis(pause)).await;
-                }
-                other => return other,
+    ) -> Result<(), ApiError> {
+        let span = info_span!("command", aggregate = "Organization", command = command.name(), organization = %id);
+        let hostname = command.claimed_hostname();
+        let member = command.claimed_member().map(str::to_string);
+        let result = execute(&self.organizations, id, command, meta)
+            .instrument(span.clone())
+            .await;
+        if result.is_err() && (hostname.is_some() || member.is_some()) {
+            let released = crate::organization_services::release_claims(
+                &self.pool,
+                id,
+                hostname.as_deref(),
+                member.as_deref(),
+            )
+            .await;
+            if let Err(e) = released {
+                warn!(error = %e, "could not release claims; they lapse by themselves");
             }
         }
+        result?;
+        self.wait_for_read_models(Organization::TYPE, id)
+            .instrument(span)
+            .await
     }
 
     /// Runs one command against the token `jti`.
@@ -192,6 +204,36 @@ impl CommandBus {
         .await;
         if let Err(e) = released {
             warn!(error = %e, "could not release address claims; they lapse by themselves");
+        }
+    }
+}
+
+/// Runs `command`; a conflict means another command for the same aggregate
+/// was appended first, and the command is decided again against the newer
+/// state.
+async fn execute<A>(
+    framework: &Framework<A>,
+    id: &str,
+    command: A::Command,
+    meta: &RequestMeta,
+) -> Result<(), AggregateError<A::Error>>
+where
+    A: Aggregate,
+    A::Command: Clone,
+{
+    let mut attempt = 0;
+    loop {
+        let result = framework
+            .execute_with_metadata(id, command.clone(), meta.to_metadata())
+            .await;
+        match result {
+            Err(AggregateError::AggregateConflict) if attempt < CONFLICT_RETRIES => {
+                attempt += 1;
+                // Jitter keeps the losers of one race from meeting again.
+                let pause = rand::random_range(1..=5 * u64::from(attempt));
+                tokio::time::sleep(Duration::from_millis(pause)).await;
+            }
+            other => return other,
         }
     }
 }

@@ -7,9 +7,11 @@ mod auth;
 mod avatar;
 mod emails;
 mod health;
+mod members;
 mod middleware;
 mod oidc;
 mod openapi;
+mod organizations;
 mod profile;
 mod public;
 mod recovery;
@@ -41,6 +43,8 @@ pub fn router(state: AppState) -> Router {
         .merge(public::routes())
         .merge(avatar::routes())
         .merge(signaling::routes())
+        .merge(organizations::routes())
+        .merge(members::routes())
         .merge(health::routes())
         .split_for_parts();
     let max_body = state.settings().http.max_body_bytes;

@@ -8,11 +8,12 @@ use serde::{Deserialize, Serialize};
 use skalio_id_aggregates::locale::Locale;
 use skalio_id_aggregates::person::{PersonCommand, UpdateProfile};
 use skalio_id_projections::email_view::{self, EmailRow};
-use skalio_id_projections::profile_view;
+use skalio_id_projections::{membership_view, organization_view, profile_view};
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+use super::public::OrganizationSummary;
 use crate::accounts;
 use crate::app::AppState;
 use crate::error::{ApiError, ErrorBody};
@@ -61,8 +62,28 @@ pub struct ProfileResponse {
     last_login_at: Option<String>,
     emails: Vec<EmailResponse>,
     /// Membership of an organization, or null if not a member.
-    #[schema(value_type = Option<Object>)]
-    membership: Option<serde_json::Value>,
+    membership: Option<MembershipResponse>,
+}
+
+/// The organization a person belongs to and their roles in it.
+#[derive(Serialize, ToSchema)]
+pub struct MembershipResponse {
+    organization: OrganizationSummary,
+    roles: Vec<String>,
+}
+
+async fn membership_of(
+    state: &AppState,
+    person: &str,
+) -> Result<Option<MembershipResponse>, ApiError> {
+    let Some(membership) = membership_view::of_person(state.pool(), person).await? else {
+        return Ok(None);
+    };
+    let organization = organization_view::find(state.pool(), &membership.organization_id).await?;
+    Ok(organization.map(|o| MembershipResponse {
+        organization: o.into(),
+        roles: membership.roles,
+    }))
 }
 
 /// Renders a timestamp as the document wants: ISO 8601 with offset.
@@ -75,6 +96,7 @@ async fn load_profile(state: &AppState, person: &str) -> Result<ProfileResponse,
         .await?
         .ok_or_else(|| ApiError::not_found("No person matches the token."))?;
     let emails = email_view::of_person(state.pool(), person).await?;
+    let membership = membership_of(state, person).await?;
     Ok(ProfileResponse {
         name: profile.name,
         locale: profile.locale,
@@ -85,7 +107,7 @@ async fn load_profile(state: &AppState, person: &str) -> Result<ProfileResponse,
         created_at: timestamp(profile.created_at),
         last_login_at: profile.last_login_at.map(timestamp),
         emails: emails.into_iter().map(EmailResponse::from).collect(),
-        membership: None,
+        membership,
     })
 }
 

@@ -182,3 +182,40 @@ fn expiry_of(id_token: &Claims) -> Result<DateTime<Utc>, ApiError> {
     DateTime::from_timestamp(id_token.exp, 0)
         .ok_or_else(|| ApiError::unauthenticated("The token's expiry is not a valid time."))
 }
+
+/// Ends every live ID token of `person` for `reason`.
+pub async fn blacklist_all(
+    state: &AppState,
+    person: &str,
+    reason: BlacklistReason,
+    meta: &RequestMeta,
+) -> Result<(), ApiError> {
+    for token in token_view::active_of(state.pool(), person).await? {
+        let expires_at = token.expires_at.timestamp();
+        blacklist(state, &token.jti, expires_at, reason, meta).await?;
+    }
+    Ok(())
+}
+
+/// After a change of the caller's own membership or roles: every token they
+/// hold dies with the old privileges, and they get a new ID token with the
+/// level and expiry of the one their access token came from. The old ones
+/// die first, so that a failure midway never leaves stale privileges alive.
+pub async fn reissue_after_privileges_changed(
+    state: &AppState,
+    access: &Claims,
+    meta: &RequestMeta,
+) -> Result<SignedToken, ApiError> {
+    let person = access.sub.as_str();
+    let meta = meta.acting_as(person);
+    let parent = match access.sid.as_deref() {
+        Some(sid) => token_view::find(state.pool(), sid).await?,
+        None => None,
+    };
+    let parent = parent.ok_or_else(|| ApiError::unauthenticated("The token's session is gone."))?;
+    blacklist_all(state, person, BlacklistReason::MembershipChanged, &meta).await?;
+    let level = u8::try_from(parent.auth_level).unwrap_or_default();
+    let grant =
+        Grant::new(person, IssuedFor::MembershipChange, level).expiring_at(parent.expires_at);
+    issue_id_token(state, grant, &meta).await
+}

@@ -8,7 +8,10 @@ mod lifecycle;
 mod recovery;
 
 pub use credentials::{confirm_email, log_in, sign_up};
-pub use lifecycle::{Logout, blacklist, list_tokens, log_out, park, pick_up, upgrade};
+pub use lifecycle::{
+    Logout, blacklist, blacklist_all, list_tokens, log_out, park, pick_up,
+    reissue_after_privileges_changed, upgrade,
+};
 pub use recovery::{request_password_reset, reset_password};
 
 use std::sync::Arc;
@@ -17,7 +20,7 @@ use chrono::{DateTime, Duration, Utc};
 use skalio_id_aggregates::locale::Locale;
 use skalio_id_aggregates::password::Password;
 use skalio_id_aggregates::token::{IssueIdToken, IssuedFor, TokenCommand, TokenScope};
-use skalio_id_projections::email_view;
+use skalio_id_projections::{email_view, membership_view, profile_view};
 
 use crate::app::AppState;
 use crate::error::ApiError;
@@ -128,12 +131,35 @@ pub async fn issue_id_token(
         client_address: meta.client_address.clone(),
     });
     state.bus().token(&jti, command, meta).await?;
+    let (org_id, roles) = privileges(state, grant.person).await?;
     let times = (issued_at.timestamp(), expires_at.timestamp());
     let claims = Claims {
         set_password: grant.set_password.then_some(true),
+        org_id,
+        roles,
         ..base_claims(state, grant.person, jti, times, grant.level)
     };
     sign(state, claims)
+}
+
+/// The organization a person belongs to and every role they hold: in it,
+/// and over the whole service. Every change of these blacklists the
+/// person's tokens, so that claims read here stay true while they live.
+async fn privileges(
+    state: &AppState,
+    person: &str,
+) -> Result<(Option<String>, Vec<String>), ApiError> {
+    let membership = membership_view::of_person(state.pool(), person).await?;
+    let cluster_roles = profile_view::find(state.pool(), person)
+        .await?
+        .map(|p| p.cluster_roles)
+        .unwrap_or_default();
+    let (org_id, mut roles) = match membership {
+        Some(m) => (Some(m.organization_id), m.roles),
+        None => (None, Vec::new()),
+    };
+    roles.extend(cluster_roles);
+    Ok((org_id, roles))
 }
 
 /// A long-lived token (scope `uid`) that identifies the person in otherwise

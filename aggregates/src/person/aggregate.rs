@@ -7,11 +7,11 @@ use cqrs_es::event_sink::EventSink;
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
 
+use super::MAX_NAME_CHARS;
 use super::commands::{AuthenticateWithPassword, PersonCommand, RegisterPerson, UpdateProfile};
 use super::errors::PersonError;
 use super::events::PersonEvent;
 use super::services::PersonServices;
-use super::{MAX_NAME_CHARS, MAX_TIME_ZONE_CHARS};
 use crate::email::{EmailAddress, canonical};
 use crate::sealed::Sealed;
 
@@ -40,7 +40,9 @@ pub struct Person {
     pub(super) emails: Vec<EmailState>,
     pub(super) pending: Vec<PendingVerification>,
     is_deleted: bool,
+    is_disabled: bool,
     has_avatar: bool,
+    pub(super) cluster_roles: Vec<String>,
     pub(super) pending_reset: Option<PendingReset>,
 }
 
@@ -55,6 +57,15 @@ impl Person {
     /// The person's addresses.
     pub fn emails(&self) -> &[EmailState] {
         &self.emails
+    }
+
+    /// Whether the person was ever registered or imported.
+    pub(super) fn is_known(&self) -> bool {
+        self.uid.is_some()
+    }
+
+    pub(super) fn mark_registered(&mut self, uid: String) {
+        self.uid = Some(uid);
     }
 
     /// The uid of a registered person who has not been deleted.
@@ -122,6 +133,16 @@ impl Aggregate for Person {
                 self.uid()?;
                 vec![PersonEvent::PersonDeleted { deleted_at: c.at }]
             }
+            PersonCommand::Import(c) => self.import(c, services.as_ref()).await?,
+            PersonCommand::SetClusterRoles(c) => self.set_cluster_roles(c)?,
+            PersonCommand::Disable(c) => match (self.uid()?, self.is_disabled) {
+                (_, false) => vec![PersonEvent::AccountDisabled { disabled_at: c.at }],
+                (_, true) => vec![],
+            },
+            PersonCommand::Enable(c) => match (self.uid()?, self.is_disabled) {
+                (_, true) => vec![PersonEvent::AccountEnabled { enabled_at: c.at }],
+                (_, false) => vec![],
+            },
         };
         for event in events {
             sink.write(event, self).await;
@@ -137,7 +158,7 @@ impl Aggregate for Person {
                 password_hash,
                 ..
             } => {
-                self.uid = Some(uid);
+                self.mark_registered(uid);
                 self.password_hash = password_hash.into_inner();
                 if let Some(address) = address.into_inner() {
                     self.emails.push(EmailState {
@@ -180,6 +201,19 @@ impl Aggregate for Person {
             PersonEvent::AvatarUploaded { .. } => self.has_avatar = true,
             PersonEvent::AvatarRemoved { .. } => self.has_avatar = false,
             PersonEvent::ProfileUpdated { .. } => {}
+            PersonEvent::PersonImported {
+                uid,
+                address,
+                password_hash,
+                ..
+            } => self.apply_imported(
+                uid,
+                address.into_inner(),
+                password_hash.and_then(Sealed::into_inner),
+            ),
+            PersonEvent::ClusterRolesSet { roles, .. } => self.cluster_roles = roles,
+            PersonEvent::AccountDisabled { .. } => self.is_disabled = true,
+            PersonEvent::AccountEnabled { .. } => self.is_disabled = false,
         }
     }
 }
@@ -190,7 +224,7 @@ impl Person {
         c: RegisterPerson,
         services: &dyn PersonServices,
     ) -> Result<Vec<PersonEvent>, PersonError> {
-        if self.uid.is_some() {
+        if self.is_known() {
             return Err(PersonError::AlreadyRegistered);
         }
         let address = EmailAddress::parse(&c.address)?;
@@ -233,6 +267,9 @@ impl Person {
         services: &dyn PersonServices,
     ) -> Result<Vec<PersonEvent>, PersonError> {
         self.uid()?;
+        if self.is_disabled {
+            return Err(PersonError::AccountDisabled);
+        }
         let hash = self
             .password_hash
             .as_deref()
@@ -267,7 +304,7 @@ impl Person {
     }
 }
 
-fn check_name(name: &str) -> Result<String, PersonError> {
+pub(super) fn check_name(name: &str) -> Result<String, PersonError> {
     let name = name.trim();
     if name.chars().count() > MAX_NAME_CHARS {
         return Err(PersonError::NameTooLong);
@@ -275,10 +312,8 @@ fn check_name(name: &str) -> Result<String, PersonError> {
     Ok(name.to_string())
 }
 
-fn check_time_zone(time_zone: &str) -> Result<(), PersonError> {
-    let known = time_zone.chars().count() <= MAX_TIME_ZONE_CHARS
-        && time_zone.parse::<chrono_tz::Tz>().is_ok();
-    if known {
+pub(super) fn check_time_zone(time_zone: &str) -> Result<(), PersonError> {
+    if crate::time_zone::is_known(time_zone) {
         Ok(())
     } else {
         Err(PersonError::UnknownTimeZone(time_zone.to_string()))

@@ -25,6 +25,10 @@ pub enum PersonCommand {
     DeleteAccount(DeleteAccount),
     ReplaceAvatar(ReplaceAvatar),
     RemoveAvatar(RemoveAvatar),
+    Import(ImportPerson),
+    SetClusterRoles(SetClusterRoles),
+    Disable(DisableAccount),
+    Enable(EnableAccount),
 }
 
 impl PersonCommand {
@@ -34,6 +38,7 @@ impl PersonCommand {
         match self {
             Self::Register(c) => Some(canonical(&c.address)),
             Self::AddEmailAddress(c) => Some(canonical(&c.address)),
+            Self::Import(c) => Some(canonical(&c.address)),
             _ => None,
         }
     }
@@ -55,6 +60,10 @@ impl PersonCommand {
             Self::DeleteAccount(_) => "DeleteAccount",
             Self::ReplaceAvatar(_) => "ReplaceAvatar",
             Self::RemoveAvatar(_) => "RemoveAvatar",
+            Self::Import(_) => "ImportPerson",
+            Self::SetClusterRoles(_) => "SetClusterRoles",
+            Self::Disable(_) => "DisableAccount",
+            Self::Enable(_) => "EnableAccount",
         }
     }
 }
@@ -217,4 +226,46 @@ mod tests {
         let shown = format!("{key:?} {confirm:?} {redeem:?}");
         assert!(!shown.contains("SECRET"), "{shown}");
     }
+}
+
+/// Brings a person over from another system (#69): their address counts as
+/// verified, and their bcrypt hash, if any, becomes their password.
+#[derive(Clone)]
+pub struct ImportPerson {
+    pub uid: String,
+    pub address: String,
+    pub name: Option<String>,
+    pub password_hash: Option<String>,
+    pub locale: Locale,
+    pub time_zone: String,
+    pub at: DateTime<Utc>,
+}
+
+impl fmt::Debug for ImportPerson {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ImportPerson")
+            .field("uid", &self.uid)
+            .field("password_hash", &self.password_hash.as_ref().map(|_| "***"))
+            .finish_non_exhaustive()
+    }
+}
+
+/// Replaces the roles the person holds over the whole service
+/// (`Cluster.Admin`, `Cluster.AssetManagement`); given by an operator.
+#[derive(Debug, Clone)]
+pub struct SetClusterRoles {
+    pub roles: Vec<String>,
+    pub at: DateTime<Utc>,
+}
+
+/// Suspends the account: no login, no public profile, until enabled.
+#[derive(Debug, Clone)]
+pub struct DisableAccount {
+    pub at: DateTime<Utc>,
+}
+
+/// Ends a suspension.
+#[derive(Debug, Clone)]
+pub struct EnableAccount {
+    pub at: DateTime<Utc>,
 }

@@ -43,6 +43,12 @@ pub enum PersonError {
     PasswordResetNotAllowed,
     #[error("the password reset key is not known, was used, or has expired")]
     ResetKeyNotFound,
+    #[error("the account is disabled")]
+    AccountDisabled,
+    #[error("'{0}' is not a role of the service")]
+    UnknownClusterRole(String),
+    #[error("the password hash is not a bcrypt hash")]
+    InvalidPasswordHash,
     #[error("a service the rule depends on failed: {0}")]
     ServiceFailed(String),
 }

@@ -73,6 +73,26 @@ pub enum PersonEvent {
         locale: Option<Locale>,
         time_zone: Option<String>,
     },
+    /// Brought over from another system with a verified address.
+    PersonImported {
+        uid: String,
+        address: Sealed<String>,
+        password_hash: Option<Sealed<String>>,
+        name: Option<Sealed<String>>,
+        locale: Locale,
+        time_zone: String,
+        imported_at: DateTime<Utc>,
+    },
+    ClusterRolesSet {
+        roles: Vec<String>,
+        set_at: DateTime<Utc>,
+    },
+    AccountDisabled {
+        disabled_at: DateTime<Utc>,
+    },
+    AccountEnabled {
+        enabled_at: DateTime<Utc>,
+    },
 }
 
 impl DomainEvent for PersonEvent {
@@ -90,6 +110,10 @@ impl DomainEvent for PersonEvent {
             Self::PersonDeleted { .. } => "PersonDeleted",
             Self::AvatarUploaded { .. } => "AvatarUploaded",
             Self::AvatarRemoved { .. } => "AvatarRemoved",
+            Self::PersonImported { .. } => "PersonImported",
+            Self::ClusterRolesSet { .. } => "ClusterRolesSet",
+            Self::AccountDisabled { .. } => "AccountDisabled",
+            Self::AccountEnabled { .. } => "AccountEnabled",
         };
         name.to_string()
     }

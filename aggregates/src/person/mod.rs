@@ -2,6 +2,7 @@
 //! and profile.
 
 mod addresses;
+mod administration;
 mod aggregate;
 mod commands;
 mod errors;
@@ -11,12 +12,14 @@ mod services;
 #[cfg(test)]
 mod tests;
 
+pub use administration::CLUSTER_ROLES;
 pub use aggregate::{EmailState, Person};
 pub use commands::{
-    AddEmailAddress, AuthenticateWithPassword, ConfirmEmailAddress, DeleteAccount,
-    MarkEmailAddressPrimary, PersonCommand, RedeemPasswordResetKey, RegisterPerson, RemoveAvatar,
-    RemoveEmailAddress, RemoveLapsedEmailAddress, ReplaceAvatar, RequestEmailVerification,
-    RequestPasswordReset, UpdateProfile, VerificationKey,
+    AddEmailAddress, AuthenticateWithPassword, ConfirmEmailAddress, DeleteAccount, DisableAccount,
+    EnableAccount, ImportPerson, MarkEmailAddressPrimary, PersonCommand, RedeemPasswordResetKey,
+    RegisterPerson, RemoveAvatar, RemoveEmailAddress, RemoveLapsedEmailAddress, ReplaceAvatar,
+    RequestEmailVerification, RequestPasswordReset, SetClusterRoles, UpdateProfile,
+    VerificationKey,
 };
 pub use errors::PersonError;
 pub use events::PersonEvent;
@@ -25,5 +28,3 @@ pub use services::{EmailAddressTaken, PersonServices, ServiceFailure};
 
 /// Longest name a person may give.
 pub const MAX_NAME_CHARS: usize = 200;
-/// Longest time zone name accepted (the IANA database's longest is 32).
-pub const MAX_TIME_ZONE_CHARS: usize = 64;

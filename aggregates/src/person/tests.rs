@@ -531,3 +531,90 @@ fn a_deleted_person_accepts_no_further_command() {
         }))
         .then_expect_error_message("no such person");
 }
+
+#[test]
+fn a_disabled_person_cannot_authenticate_until_enabled() {
+    let mut history = registered();
+    history.push(PersonEvent::AccountDisabled {
+        disabled_at: Utc::now(),
+    });
+    let login = || {
+        PersonCommand::AuthenticateWithPassword(AuthenticateWithPassword {
+            password: Password::new("CorrectHorse".into()),
+        })
+    };
+    framework()
+        .given(history.clone())
+        .when(login())
+        .then_expect_error_message("the account is disabled");
+    history.push(PersonEvent::AccountEnabled {
+        enabled_at: Utc::now(),
+    });
+    let events = framework().given(history).when(login()).inspect_result();
+    assert!(events.unwrap().is_empty());
+}
+
+#[test]
+fn cluster_roles_are_known_roles_and_unchanged_roles_record_nothing() {
+    let set = |roles: &[&str]| {
+        PersonCommand::SetClusterRoles(SetClusterRoles {
+            roles: roles.iter().map(|r| r.to_string()).collect(),
+            at: Utc::now(),
+        })
+    };
+    framework()
+        .given(registered())
+        .when(set(&["Root"]))
+        .then_expect_error_message("'Root' is not a role of the service");
+    let events = framework()
+        .given(registered())
+        .when(set(&["Cluster.Admin", "Cluster.Admin"]))
+        .inspect_result()
+        .unwrap();
+    let [PersonEvent::ClusterRolesSet { roles, .. }] = events.as_slice() else {
+        panic!("expected one ClusterRolesSet, got {events:?}");
+    };
+    assert_eq!(roles, &["Cluster.Admin".to_string()]);
+    let mut history = registered();
+    history.extend(events);
+    framework()
+        .given(history)
+        .when(set(&["Cluster.Admin"]))
+        .then_expect_events(vec![]);
+}
+
+fn import(hash: Option<&str>) -> PersonCommand {
+    PersonCommand::Import(ImportPerson {
+        uid: "p1".into(),
+        address: "bob@example.org".into(),
+        name: Some("Bob".into()),
+        password_hash: hash.map(str::to_string),
+        locale: Locale::DeDe,
+        time_zone: "Europe/Berlin".into(),
+        at: Utc::now(),
+    })
+}
+
+#[test]
+fn an_import_takes_only_bcrypt_hashes_and_its_address_counts_as_verified() {
+    framework()
+        .given_no_previous_events()
+        .when(import(Some("md5:abcdef")))
+        .then_expect_error_message("the password hash is not a bcrypt hash");
+    let hash = "$2a$12$iFJH7Yxc7qfz5QLQ7W4.m.9swQZN9ty7QMv8G2OsoPjy10GBemaPm";
+    let events = framework()
+        .given_no_previous_events()
+        .when(import(Some(hash)))
+        .inspect_result()
+        .unwrap();
+    let mut person = Person::default();
+    for event in events {
+        cqrs_es::Aggregate::apply(&mut person, event);
+    }
+    assert_eq!(person.emails().len(), 1);
+    assert!(person.emails()[0].is_verified && person.emails()[0].is_primary);
+    framework()
+        .given(registered())
+        .when(import(None))
+        .then_expect_error_message("this person is already registered");
+}

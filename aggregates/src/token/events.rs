@@ -30,6 +30,9 @@ pub enum IssuedFor {
     Pickup,
     /// The person proved control of an address with a password reset key.
     PasswordReset,
+    /// The person's membership or roles changed by their own request, and
+    /// their earlier tokens died with the old privileges.
+    MembershipChange,
 }
 
 impl IssuedFor {
@@ -47,8 +50,14 @@ pub enum BlacklistReason {
     Logout,
     /// The token was replaced by an upgraded one.
     Upgrade,
-    /// The person deleted their account.
+    /// The person's account was deleted (by them, or by removal from
+    /// their organization).
     AccountDeleted,
+    /// The person's organization or roles changed; the token carries the
+    /// old ones.
+    MembershipChanged,
+    /// The account was disabled.
+    AccountDisabled,
 }
 
 /// Every event of the Token aggregate. `expires_at` travels with the events
