@@ -4,9 +4,7 @@
 
 mod common;
 
-use std::process::Command;
-
-use common::{TestApp, claims_of, error_code, token_of};
+use common::{TestApp, claims_of, dump, error_code, token_of};
 use reqwest::StatusCode;
 
 const NAME: &str = "Zebulon Quixotic";
@@ -19,20 +17,6 @@ async fn delete_account(app: &TestApp, access: &str) -> reqwest::Response {
         .send()
         .await
         .unwrap()
-}
-
-fn dump(database_url: &str) -> String {
-    let output = Command::new("pg_dump")
-        .arg("--data-only")
-        .arg(database_url)
-        .output()
-        .expect("pg_dump runs");
-    assert!(
-        output.status.success(),
-        "pg_dump failed: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    String::from_utf8_lossy(&output.stdout).to_lowercase()
 }
 
 async fn named_person(app: &TestApp) -> (String, String) {

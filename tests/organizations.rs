@@ -890,3 +890,62 @@ async fn a_disabled_person_cannot_log_in_and_has_no_public_profile_until_enabled
     );
     token_of(app.login("bob@example.org", "CorrectHorse").await).await;
 }
+
+#[tokio::test]
+async fn a_removed_members_name_address_and_reference_leave_no_trace_in_a_dump() {
+    let app = TestApp::spawn().await;
+    let root = cluster_admin(&app).await;
+    let org = organization(&app, &root, "Example Inc", "example.test").await;
+    let (_, admin) = member(
+        &app,
+        &root,
+        &org,
+        "alice@example.org",
+        &["Organization.Admin"],
+    )
+    .await;
+    let hash = bcrypt::hash("CorrectHorse", 4).unwrap();
+    let imported = import(
+        &app,
+        &root,
+        &org,
+        json!({"email": "zebulon.quixotic@example.org", "name": "Zebulon Quixotic",
+               "passwordHash": hash}),
+    )
+    .await;
+    assert_eq!(imported.status(), StatusCode::CREATED);
+    let zebulon: Value = imported.json().await.unwrap();
+    let zebulon = zebulon["uid"].as_str().unwrap().to_string();
+    let noted = send(
+        &app,
+        "POST",
+        &format!("/id/v3/organizations/{org}/members"),
+        &admin,
+        Some(json!({"uid": zebulon, "roles": [], "reference": "payroll xq-7731"})),
+    )
+    .await;
+    assert_eq!(noted.status(), StatusCode::CREATED);
+    let before = common::dump(&app.database_url);
+    assert!(before.contains("zebulon") && before.contains("xq-7731"));
+
+    let removed = send(
+        &app,
+        "DELETE",
+        &format!("/id/v3/organizations/{org}/members/{zebulon}"),
+        &admin,
+        None,
+    )
+    .await;
+    assert_eq!(removed.status(), StatusCode::NO_CONTENT);
+
+    let after = common::dump(&app.database_url);
+    assert!(
+        !after.contains("zebulon") && !after.contains("quixotic"),
+        "a part of the name or address survived the removal"
+    );
+    assert!(!after.contains("xq-7731"), "the reference survived");
+    assert!(
+        after.contains("alice@example.org"),
+        "other members are untouched"
+    );
+}

@@ -6,6 +6,7 @@
 pub mod process;
 pub mod smtp;
 
+use std::process::Command;
 use std::time::Duration;
 
 use reqwest::{Response, StatusCode};
@@ -284,4 +285,20 @@ where
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     false
+}
+
+/// The data of the whole database as `pg_dump` writes it, lowercased, so
+/// a test can look for personal data anywhere in it.
+pub fn dump(database_url: &str) -> String {
+    let output = Command::new("pg_dump")
+        .arg("--data-only")
+        .arg(database_url)
+        .output()
+        .expect("pg_dump runs");
+    assert!(
+        output.status.success(),
+        "pg_dump failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8_lossy(&output.stdout).to_lowercase()
 }
