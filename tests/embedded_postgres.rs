@@ -197,3 +197,21 @@ async fn refuses_foreign_directory_in_cluster_place() -> Result<()> {
     assert!(dir.path().join("postgres/unrelated.txt").exists());
     Ok(())
 }
+
+#[tokio::test]
+async fn stays_up_while_another_process_uses_it() -> Result<()> {
+    init_tracing();
+    let dir = tempfile::tempdir()?;
+    // Separate leases, as the service and an operator's command beside it hold.
+    let service = EmbeddedPostgres::start(dir.path(), None).await?;
+    let operator = EmbeddedPostgres::start(dir.path(), None).await?;
+    assert_eq!(operator.database_url(), service.database_url());
+    let url = service.database_url().to_owned();
+
+    operator.stop().await?;
+    PgConnection::connect(&url).await?.close().await?;
+
+    service.stop().await?;
+    assert!(!dir.path().join("postgres/postmaster.pid").exists());
+    Ok(())
+}

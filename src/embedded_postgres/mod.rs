@@ -7,13 +7,15 @@
 //! * `postgres.init/`  – scratch cluster while `initdb` runs; renamed to `postgres/` when complete,
 //!   so an interrupted first start never leaves a half-initialised cluster behind.
 //! * `postgres.port`   – the loopback TCP port picked at first start, reused while it is free.
+//! * `postgres.lease`  – locked by every process that uses the server (see [`lease`]).
 //! * `postgres.log`    – the server log (moved to `postgres.log.1` at start once it exceeds 10 MiB).
 //! * `pg-bin/<major>/` – server binaries downloaded once, only with the `fetch-postgres` feature and
 //!   only when no installed PostgreSQL is found.
 //!
 //! The server listens on 127.0.0.1 only and trusts every connection from there (no password).
-//! It deliberately outlives the process unless [`EmbeddedPostgres::stop`] is called; the next
-//! [`EmbeddedPostgres::start`] then reuses it instead of failing on the existing `postmaster.pid`.
+//! It deliberately outlives the process unless [`EmbeddedPostgres::stop`] is called while no
+//! other process uses it; the next [`EmbeddedPostgres::start`] then reuses it instead of failing
+//! on the existing `postmaster.pid`.
 //!
 //! File-system preparation uses blocking `std::fs` calls: it runs once at start-up on a handful
 //! of small files, before the service accepts traffic.
@@ -33,11 +35,13 @@ use tracing::{debug, info, warn};
 
 mod binaries;
 mod files;
+mod lease;
 mod process;
 mod server;
 
 use binaries::*;
 use files::*;
+use lease::Lease;
 use process::*;
 use server::*;
 
@@ -65,6 +69,7 @@ pub struct EmbeddedPostgres {
     layout: Layout,
     runner: Runner,
     database_url: String,
+    lease: Lease,
 }
 
 impl EmbeddedPostgres {
@@ -72,6 +77,9 @@ impl EmbeddedPostgres {
     /// restarts; if a previous process left it running (postmaster.pid with live pid), reuse it.
     pub async fn start(data_dir: &Path, bin_dir_override: Option<&Path>) -> Result<Self> {
         let layout = Layout::new(data_dir)?;
+        fs::create_dir_all(&layout.data_dir)
+            .with_context(|| format!("creating data directory {}", layout.data_dir.display()))?;
+        let lease = Lease::share(&layout.lease_file).await?;
         let owner = system_owner().await?;
         let cluster_major = cluster_major(&layout.pgdata)?;
         let bin_dir = locate_binaries(bin_dir_override, &layout, cluster_major.as_deref()).await?;
@@ -94,6 +102,7 @@ impl EmbeddedPostgres {
             layout,
             runner,
             database_url,
+            lease,
         })
     }
 
@@ -102,8 +111,13 @@ impl EmbeddedPostgres {
         &self.database_url
     }
 
-    /// Stops the cluster (pg_ctl stop -m fast), waiting for it.
+    /// Stops the cluster (pg_ctl stop -m fast), waiting for it, unless another process still
+    /// uses it: an operator's command run beside the service leaves the service's database up.
     pub async fn stop(self) -> Result<()> {
+        if !self.lease.try_exclusive()? {
+            info!(data_dir = %self.layout.data_dir.display(), "embedded PostgreSQL left running for the other processes using it");
+            return Ok(());
+        }
         if running_port(&self.layout, &self.runner).await?.is_none() {
             info!(data_dir = %self.layout.data_dir.display(), "embedded PostgreSQL already stopped");
             return Ok(());
@@ -132,6 +146,7 @@ struct Layout {
     pgdata: PathBuf,
     staging: PathBuf,
     port_file: PathBuf,
+    lease_file: PathBuf,
     log_file: PathBuf,
     fetched_bins: PathBuf,
 }
@@ -146,6 +161,7 @@ impl Layout {
             pgdata: data_dir.join("postgres"),
             staging: data_dir.join("postgres.init"),
             port_file: data_dir.join("postgres.port"),
+            lease_file: data_dir.join("postgres.lease"),
             log_file: data_dir.join("postgres.log"),
             fetched_bins: data_dir.join("pg-bin"),
             data_dir,
