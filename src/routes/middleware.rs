@@ -77,11 +77,11 @@ pub async fn negotiate(request: Request, next: Next) -> Response {
         .get::<MatchedPath>()
         .map(|p| p.as_str().to_string());
     let media = produces(route.as_deref().unwrap_or_default());
-    if let Some(accept) = request.headers().get(ACCEPT) {
-        if !accepts(accept, media) {
-            let detail = format!("This resource answers in {media}.");
-            return ApiError::not_acceptable(detail).into_response();
-        }
+    if let Some(accept) = request.headers().get(ACCEPT)
+        && !accepts(accept, media)
+    {
+        let detail = format!("This resource answers in {media}.");
+        return ApiError::not_acceptable(detail).into_response();
     }
     next.run(request).await
 }
