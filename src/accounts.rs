@@ -10,7 +10,7 @@ use skalio_id_aggregates::person::{
     DeleteAccount, PersonCommand, RemoveLapsedEmailAddress, VerificationKey,
 };
 use skalio_id_aggregates::token::BlacklistReason;
-use skalio_id_projections::{email_view, membership_view};
+use skalio_id_projections::{deletion_notice, email_view, membership_view};
 use tokio::sync::watch;
 use tracing::{info, warn};
 
@@ -76,8 +76,9 @@ pub async fn delete_account(
 }
 
 /// Removes unverified addresses whose time ran out, forgets idle
-/// rate-limit buckets (their names hold addresses) and avatar images no
-/// avatar uses, every minute, until shutdown. Every instance may sweep; a removal that another instance made
+/// rate-limit buckets (their names hold addresses), avatar images no
+/// avatar uses and deletion notices whose deletion never came, every
+/// minute, until shutdown. Every instance may sweep; a removal that another instance made
 /// first changes nothing.
 pub fn spawn_lapsed_address_sweeper(state: AppState, mut shutdown: watch::Receiver<bool>) {
     tokio::spawn(async move {
@@ -94,6 +95,9 @@ pub fn spawn_lapsed_address_sweeper(state: AppState, mut shutdown: watch::Receiv
             }
             if let Err(e) = avatars::forget_unused(state.pool()).await {
                 warn!(error = %e, "pruning unused avatar images failed; retrying later");
+            }
+            if let Err(e) = deletion_notice::forget_stale(state.pool()).await {
+                warn!(error = %e, "pruning stale deletion notices failed; retrying later");
             }
         }
     });

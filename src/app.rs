@@ -15,6 +15,7 @@ use tokio::task::JoinHandle;
 use tracing::info;
 
 use skalio_id_projections::blacklist::Blacklist;
+use skalio_id_projections::deletion_notice::DeletionNotices;
 use skalio_id_projections::email_view::EmailView;
 use skalio_id_projections::erasure::PersonErasure;
 use skalio_id_projections::mail::{AccountMail, LettreMailer, Mailer};
@@ -93,7 +94,8 @@ pub fn projections(settings: &Settings) -> anyhow::Result<Vec<Arc<dyn Projection
         Arc::new(PasswordResetView),
         Arc::new(PersonErasure),
         Arc::new(SignalingFeed),
-        Arc::new(AccountMail::new(mailer, &settings.public_url())),
+        Arc::new(AccountMail::new(mailer.clone(), &settings.public_url())),
+        Arc::new(DeletionNotices::new(mailer, &settings.public_url())),
     ])
 }
 

@@ -10,7 +10,7 @@ use skalio_id_aggregates::organization::{
 };
 use skalio_id_aggregates::person::{ImportPerson, PersonCommand};
 use skalio_id_aggregates::token::BlacklistReason;
-use skalio_id_projections::{email_view, membership_view, organization_view};
+use skalio_id_projections::{deletion_notice, email_view, membership_view, organization_view};
 use tracing::info;
 
 use crate::accounts;
@@ -197,7 +197,8 @@ pub async fn assign_roles(
     Ok(None)
 }
 
-/// An administrator removes a member, which deletes the member's account.
+/// An administrator removes a member, which deletes the member's account;
+/// with `inform`, the member is told by mail once the account is gone.
 pub async fn remove_member(
     state: &AppState,
     organization: &str,
@@ -206,6 +207,9 @@ pub async fn remove_member(
     inform: bool,
     meta: &RequestMeta,
 ) -> Result<(), ApiError> {
+    if inform {
+        request_deletion_notice(state, organization, person).await?;
+    }
     let command = OrganizationCommand::RemoveMember(RemoveMember {
         by: Actor::Member(caller.sub.clone()),
         person: person.to_string(),
@@ -213,11 +217,35 @@ pub async fn remove_member(
         at: Utc::now(),
     });
     let meta = meta.acting_as(&caller.sub);
-    state
-        .bus()
-        .organization(organization, command, &meta)
-        .await?;
+    if let Err(refused) = state.bus().organization(organization, command, &meta).await {
+        if inform {
+            deletion_notice::withdraw(state.pool(), person).await?;
+        }
+        return Err(refused);
+    }
     accounts::delete_account(state, person, &meta).await
+}
+
+/// Keeps the member's primary address for the notice of their removal,
+/// which is mailed after their key, and with it the address in the log,
+/// is destroyed.
+async fn request_deletion_notice(
+    state: &AppState,
+    organization: &str,
+    person: &str,
+) -> Result<(), ApiError> {
+    // Someone else's member is refused by the command; nothing to keep.
+    let membership = membership_view::of_person(state.pool(), person).await?;
+    if membership.is_none_or(|m| m.organization_id != organization) {
+        return Ok(());
+    }
+    let addresses = email_view::of_person(state.pool(), person).await?;
+    let Some(primary) = addresses.into_iter().find(|e| e.is_primary) else {
+        return Ok(());
+    };
+    let name = existing(state, organization).await?.profile.0.name;
+    deletion_notice::request(state.pool(), person, &primary.address, &name).await?;
+    Ok(())
 }
 
 /// The organization `uid`, or 404.

@@ -949,3 +949,64 @@ async fn a_removed_members_name_address_and_reference_leave_no_trace_in_a_dump()
         "other members are untouched"
     );
 }
+
+#[tokio::test]
+async fn a_removed_member_is_told_by_mail_only_when_the_administrator_asks() {
+    let app = TestApp::spawn().await;
+    let root = cluster_admin(&app).await;
+    let org = organization(&app, &root, "Example Inc", "example.test").await;
+    let (_, admin) = member(
+        &app,
+        &root,
+        &org,
+        "alice@example.org",
+        &["Organization.Admin"],
+    )
+    .await;
+    let (carol, _) = member(&app, &root, &org, "carol@example.org", &[]).await;
+    let (bob, _) = member(&app, &root, &org, "bob@example.org", &[]).await;
+    let remove = |person: String, inform: bool| {
+        let path = format!("/id/v3/organizations/{org}/members/{person}?inform={inform}");
+        let admin = admin.clone();
+        let app = &app;
+        async move { send(app, "DELETE", &path, &admin, None).await.status() }
+    };
+
+    assert_eq!(remove(carol, false).await, StatusCode::NO_CONTENT);
+    assert_eq!(remove(bob.clone(), true).await, StatusCode::NO_CONTENT);
+
+    let notice = app
+        .mailbox
+        .wait_for_containing("bob@example.org", "has been deleted")
+        .await;
+    assert!(notice.data.contains("Example Inc"), "{}", notice.data);
+    // Notices go out in the order of the deletions, so Carol's would be here.
+    let to_carol = app
+        .mailbox
+        .all()
+        .into_iter()
+        .filter(|m| m.to.iter().any(|t| t == "carol@example.org"))
+        .filter(|m| m.data.contains("has been deleted"))
+        .count();
+    assert_eq!(to_carol, 0, "nobody asked to tell Carol");
+    let gone = common::eventually(Duration::from_secs(5), || async {
+        !common::dump(&app.database_url).contains("bob@example.org")
+    })
+    .await;
+    assert!(gone, "the address outlived the notice");
+
+    let again = send(
+        &app,
+        "DELETE",
+        &format!("/id/v3/organizations/{org}/members/{bob}?inform=true"),
+        &admin,
+        None,
+    )
+    .await;
+    assert_eq!(again.status(), StatusCode::NOT_FOUND);
+    let kept: i64 = sqlx::query_scalar("SELECT count(*) FROM deletion_notices")
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
+    assert_eq!(kept, 0, "a refused removal keeps no address");
+}

@@ -5,6 +5,7 @@
 #![forbid(unsafe_code)]
 
 pub mod blacklist;
+pub mod deletion_notice;
 pub mod email_view;
 pub mod erasure;
 pub mod event_log;

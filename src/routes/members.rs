@@ -206,7 +206,8 @@ async fn get_member(
 #[derive(Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct RemovalQuery {
-    /// Tell the person of their removal by mail.
+    /// Tell the person by mail, at their primary address, that their
+    /// account was deleted.
     #[serde(default)]
     inform: bool,
 }
