@@ -409,9 +409,19 @@ async fn administrators_manage_roles_and_tokens_die_with_old_privileges() {
         .map(|m| m["uid"].as_str().unwrap())
         .collect();
     assert_eq!(uids, vec![admin_uid.as_str(), bob_uid.as_str()]);
+    let addresses: Vec<&Value> = members["members"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| &m["emails"])
+        .collect();
     assert_eq!(
-        members["members"][1]["emails"][0]["address"],
-        "bob@example.org"
+        addresses,
+        vec![
+            &json!([{"address": "alice@example.org", "primary": true, "verified": true, "removeAt": null}]),
+            &json!([{"address": "bob@example.org", "primary": true, "verified": true, "removeAt": null}]),
+        ],
+        "each member with exactly their own addresses"
     );
     for token in [&bob, &outsider] {
         let refused = send(

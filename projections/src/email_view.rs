@@ -38,6 +38,18 @@ pub async fn of_person<'e>(
     sqlx::query_as(&sql).bind(person_id).fetch_all(db).await
 }
 
+/// The addresses of each of `person_ids`, every person's primary first.
+pub async fn of_persons<'e>(
+    db: impl PgExecutor<'e>,
+    person_ids: &[String],
+) -> Result<Vec<EmailRow>, sqlx::Error> {
+    let sql = format!(
+        "SELECT {COLUMNS} FROM email_view_v1 WHERE person_id = ANY($1)
+          ORDER BY person_id, is_primary DESC, added_at, canonical_address"
+    );
+    sqlx::query_as(&sql).bind(person_ids).fetch_all(db).await
+}
+
 /// The address, compared case-insensitively, with its owner.
 pub async fn find<'e>(
     db: impl PgExecutor<'e>,

@@ -41,6 +41,17 @@ pub async fn find<'e>(
         .await
 }
 
+/// The profiles of `person_ids` that exist, in no particular order.
+pub async fn find_many<'e>(
+    db: impl PgExecutor<'e>,
+    person_ids: &[String],
+) -> Result<Vec<ProfileRow>, sqlx::Error> {
+    sqlx::query_as("SELECT * FROM profile_view_v1 WHERE person_id = ANY($1)")
+        .bind(person_ids)
+        .fetch_all(db)
+        .await
+}
+
 async fn set_avatar(
     db: &mut PgConnection,
     person: &str,

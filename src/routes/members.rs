@@ -2,6 +2,8 @@
 //! remove (#62) members as an `Organization.Admin`; and import a person
 //! into an organization (#69) as a service administrator.
 
+use std::collections::HashMap;
+
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::header::{AUTHORIZATION, LOCATION};
@@ -11,8 +13,9 @@ use chrono::Utc;
 use serde::{Deserialize, Serialize};
 use skalio_id_aggregates::locale::Locale;
 use skalio_id_aggregates::organization::{Actor, AssignRoles};
+use skalio_id_projections::email_view;
 use skalio_id_projections::membership_view::{self, MembershipRow};
-use skalio_id_projections::{email_view, profile_view};
+use skalio_id_projections::profile_view::{self, ProfileRow};
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -58,27 +61,54 @@ pub struct MemberList {
     members: Vec<MemberResponse>,
 }
 
+/// The members' responses, in the order of `memberships`, from one query
+/// for the profiles and one for the addresses, however many there are.
+/// A member whose profile is gone (an account deleted a moment ago) is left
+/// out.
+async fn member_responses(
+    state: &AppState,
+    memberships: Vec<MembershipRow>,
+) -> Result<Vec<MemberResponse>, ApiError> {
+    let people: Vec<String> = memberships.iter().map(|m| m.person_id.clone()).collect();
+    let mut profiles: HashMap<String, ProfileRow> = profile_view::find_many(state.pool(), &people)
+        .await?
+        .into_iter()
+        .map(|p| (p.person_id.clone(), p))
+        .collect();
+    let mut emails: HashMap<String, Vec<EmailResponse>> = HashMap::new();
+    for email in email_view::of_persons(state.pool(), &people).await? {
+        let person = email.person_id.clone();
+        emails.entry(person).or_default().push(email.into());
+    }
+    Ok(memberships
+        .into_iter()
+        .filter_map(|membership| {
+            let profile = profiles.remove(&membership.person_id)?;
+            Some(MemberResponse {
+                emails: emails.remove(&profile.person_id).unwrap_or_default(),
+                uid: profile.person_id,
+                name: profile.name,
+                locale: profile.locale,
+                time_zone: profile.time_zone,
+                has_avatar: profile.has_avatar,
+                created_at: timestamp(profile.created_at),
+                last_login_at: profile.last_login_at.map(timestamp),
+                roles: membership.roles,
+                reference: membership.reference,
+            })
+        })
+        .collect())
+}
+
+/// One member's response, or 404 when their profile is gone.
 async fn member_response(
     state: &AppState,
     membership: MembershipRow,
-) -> Result<Option<MemberResponse>, ApiError> {
-    let person = &membership.person_id;
-    let Some(profile) = profile_view::find(state.pool(), person).await? else {
-        return Ok(None);
-    };
-    let emails = email_view::of_person(state.pool(), person).await?;
-    Ok(Some(MemberResponse {
-        uid: profile.person_id,
-        name: profile.name,
-        locale: profile.locale,
-        time_zone: profile.time_zone,
-        has_avatar: profile.has_avatar,
-        created_at: timestamp(profile.created_at),
-        last_login_at: profile.last_login_at.map(timestamp),
-        emails: emails.into_iter().map(EmailResponse::from).collect(),
-        roles: membership.roles,
-        reference: membership.reference,
-    }))
+) -> Result<MemberResponse, ApiError> {
+    member_responses(state, vec![membership])
+        .await?
+        .pop()
+        .ok_or_else(|| ApiError::not_found("No such person."))
 }
 
 /// The membership of `person` in `organization`, or 404.
@@ -111,10 +141,8 @@ async fn list_members(
 ) -> Result<Json<MemberList>, ApiError> {
     existing(&state, &uid).await?;
     require_org_admin(&token, &uid)?;
-    let mut members = Vec::new();
-    for membership in membership_view::of_organization(state.pool(), &uid).await? {
-        members.extend(member_response(&state, membership).await?);
-    }
+    let memberships = membership_view::of_organization(state.pool(), &uid).await?;
+    let members = member_responses(&state, memberships).await?;
     Ok(Json(MemberList { members }))
 }
 
@@ -164,9 +192,7 @@ async fn assign_roles(
     };
     let renewed = organizations::assign_roles(&state, &uid, &token, assignment, &meta).await?;
     let membership = membership_in(&state, &uid, &person).await?;
-    let body = member_response(&state, membership)
-        .await?
-        .ok_or_else(|| ApiError::not_found("No such person."))?;
+    let body = member_response(&state, membership).await?;
     let location = HeaderValue::from_str(&format!("{BASE}/organizations/{uid}/members/{person}"))
         .map_err(|e| ApiError::internal(&e))?;
     let mut response = (StatusCode::CREATED, [(LOCATION, location)], Json(body)).into_response();
@@ -197,10 +223,7 @@ async fn get_member(
     existing(&state, &uid).await?;
     require_org_admin(&token, &uid)?;
     let membership = membership_in(&state, &uid, &person).await?;
-    member_response(&state, membership)
-        .await?
-        .map(Json)
-        .ok_or_else(|| ApiError::not_found("No such person."))
+    member_response(&state, membership).await.map(Json)
 }
 
 #[derive(Deserialize, IntoParams)]
