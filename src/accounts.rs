@@ -10,7 +10,7 @@ use skalio_id_aggregates::person::{
     DeleteAccount, PersonCommand, RemoveLapsedEmailAddress, VerificationKey,
 };
 use skalio_id_aggregates::token::BlacklistReason;
-use skalio_id_projections::{deletion_notice, email_view, membership_view};
+use skalio_id_projections::{deletion_notice, email_view, membership_view, pending_removals};
 use tokio::sync::watch;
 use tracing::{info, warn};
 
@@ -77,8 +77,9 @@ pub async fn delete_account(
 
 /// Removes unverified addresses whose time ran out, forgets idle
 /// rate-limit buckets (their names hold addresses), avatar images no
-/// avatar uses and deletion notices whose deletion never came, every
-/// minute, until shutdown. Every instance may sweep; a removal that another instance made
+/// avatar uses and deletion notices whose deletion never came, and
+/// deletes the accounts of removed members whose removal was cut short,
+/// every minute, until shutdown. Every instance may sweep; a removal that another instance made
 /// first changes nothing.
 pub fn spawn_lapsed_address_sweeper(state: AppState, mut shutdown: watch::Receiver<bool>) {
     tokio::spawn(async move {
@@ -96,11 +97,35 @@ pub fn spawn_lapsed_address_sweeper(state: AppState, mut shutdown: watch::Receiv
             if let Err(e) = avatars::forget_unused(state.pool()).await {
                 warn!(error = %e, "pruning unused avatar images failed; retrying later");
             }
+            if let Err(e) = finish_interrupted_removals(&state, REMOVAL_GRACE).await {
+                warn!(error = ?e.status(), "finishing interrupted removals failed; retrying later");
+            }
             if let Err(e) = deletion_notice::forget_stale(state.pool()).await {
                 warn!(error = %e, "pruning stale deletion notices failed; retrying later");
             }
         }
     });
+}
+
+/// How long a removed member's account deletion may take before the sweep
+/// takes it for interrupted; a removal normally finishes within
+/// milliseconds.
+const REMOVAL_GRACE: Duration = Duration::from_secs(60);
+
+/// Deletes the accounts of members removed more than `grace` ago whose
+/// deletion never followed (the removing process died in between).
+/// Returns how many were finished.
+pub async fn finish_interrupted_removals(
+    state: &AppState,
+    grace: Duration,
+) -> Result<usize, ApiError> {
+    let before = Utc::now() - grace;
+    let overdue = pending_removals::overdue(state.pool(), before).await?;
+    for person in &overdue {
+        warn!(person = %person, "finishing the account deletion of an interrupted removal");
+        delete_account(state, person, &RequestMeta::default()).await?;
+    }
+    Ok(overdue.len())
 }
 
 /// One sweep; returns how many addresses were looked at.

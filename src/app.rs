@@ -22,6 +22,7 @@ use skalio_id_projections::mail::{AccountMail, LettreMailer, Mailer};
 use skalio_id_projections::membership_view::MembershipView;
 use skalio_id_projections::organization_view::OrganizationView;
 use skalio_id_projections::password_reset_view::PasswordResetView;
+use skalio_id_projections::pending_removals::PendingRemovals;
 use skalio_id_projections::profile_view::ProfileView;
 use skalio_id_projections::projector::{Projection, Projector};
 use skalio_id_projections::signaling::{SignalingFeed, SignalingHub};
@@ -92,6 +93,7 @@ pub fn projections(settings: &Settings) -> anyhow::Result<Vec<Arc<dyn Projection
         Arc::new(OrganizationView),
         Arc::new(MembershipView),
         Arc::new(PasswordResetView),
+        Arc::new(PendingRemovals),
         Arc::new(PersonErasure),
         Arc::new(SignalingFeed),
         Arc::new(AccountMail::new(mailer.clone(), &settings.public_url())),

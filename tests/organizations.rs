@@ -11,7 +11,10 @@ use std::time::Duration;
 use common::{TestApp, claims_of, error_code, token_of};
 use reqwest::{Response, StatusCode};
 use serde_json::{Value, json};
+use skalio_id::accounts;
 use skalio_id::admin::{self, AdminChange};
+use skalio_id::event_store::RequestMeta;
+use skalio_id_aggregates::organization::{Actor, OrganizationCommand, RemoveMember};
 
 /// A verified person holding `Cluster.Admin`; returns their access token.
 async fn cluster_admin(app: &TestApp) -> String {
@@ -1019,4 +1022,47 @@ async fn a_removed_member_is_told_by_mail_only_when_the_administrator_asks() {
         .await
         .unwrap();
     assert_eq!(kept, 0, "a refused removal keeps no address");
+}
+
+#[tokio::test]
+async fn a_removal_cut_short_before_the_account_deletion_is_finished_by_the_sweep() {
+    let app = TestApp::spawn().await;
+    let root = cluster_admin(&app).await;
+    let org = organization(&app, &root, "Example Inc", "example.test").await;
+    member(
+        &app,
+        &root,
+        &org,
+        "alice@example.org",
+        &["Organization.Admin"],
+    )
+    .await;
+    let (bob_uid, bob) = member(&app, &root, &org, "bob@example.org", &[]).await;
+    let state = &app.running.as_ref().unwrap().state;
+    // What a process that dies right after the organization's append leaves.
+    let removal = OrganizationCommand::RemoveMember(RemoveMember {
+        by: Actor::ClusterAdministrator,
+        person: bob_uid.clone(),
+        inform: false,
+        at: chrono::Utc::now(),
+    });
+    state
+        .bus()
+        .organization(&org, removal, &RequestMeta::default())
+        .await
+        .expect("the removal is appended");
+    assert_eq!(app.profile(&bob).await.status(), StatusCode::OK);
+
+    let young = accounts::finish_interrupted_removals(state, Duration::from_secs(60)).await;
+    assert_eq!(young.unwrap(), 0, "a removal still under way is left alone");
+    let finished = accounts::finish_interrupted_removals(state, Duration::ZERO).await;
+    assert_eq!(finished.unwrap(), 1);
+
+    assert_eq!(app.profile(&bob).await.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        app.login("bob@example.org", "CorrectHorse").await.status(),
+        StatusCode::UNAUTHORIZED
+    );
+    let again = accounts::finish_interrupted_removals(state, Duration::ZERO).await;
+    assert_eq!(again.unwrap(), 0, "nothing is left pending");
 }

@@ -13,6 +13,7 @@ pub mod mail;
 pub mod membership_view;
 pub mod organization_view;
 pub mod password_reset_view;
+pub mod pending_removals;
 pub mod position;
 pub mod profile_view;
 pub mod projector;
