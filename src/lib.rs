@@ -12,6 +12,7 @@ pub mod app;
 pub mod authorization;
 pub mod avatar;
 pub mod avatars;
+pub mod claims;
 pub mod cli;
 pub mod config;
 pub mod db;

@@ -8,6 +8,7 @@ use skalio_id_aggregates::password::Password;
 use skalio_id_aggregates::person::{EmailAddressTaken, PersonServices, ServiceFailure};
 use sqlx::PgPool;
 
+use crate::claims::EMAIL_ADDRESSES;
 use crate::passwords::PasswordHasher;
 
 /// The server's [`PersonServices`].
@@ -36,25 +37,11 @@ impl PersonServices for PostgresPersonServices {
         canonical_address: &str,
         person: &str,
     ) -> Result<Result<(), EmailAddressTaken>, ServiceFailure> {
-        let won: Option<String> = sqlx::query_scalar(
-            "INSERT INTO email_claims (address, person_id) VALUES ($1, $2)
-             ON CONFLICT (address) DO UPDATE
-                SET person_id = EXCLUDED.person_id, claimed_at = now(),
-                    confirmed = email_claims.confirmed AND email_claims.person_id = EXCLUDED.person_id
-              WHERE email_claims.person_id = EXCLUDED.person_id
-                 OR (NOT email_claims.confirmed AND email_claims.claimed_at < now() - interval '1 minute')
-             RETURNING person_id",
-        )
-        .bind(canonical_address)
-        .bind(person)
-        .fetch_optional(&self.pool)
-        .await
-        .map_err(failed)?;
-        Ok(if won.is_some() {
-            Ok(())
-        } else {
-            Err(EmailAddressTaken)
-        })
+        let won = EMAIL_ADDRESSES
+            .claim(&self.pool, canonical_address, person)
+            .await
+            .map_err(failed)?;
+        Ok(if won { Ok(()) } else { Err(EmailAddressTaken) })
     }
 
     async fn hash_password(&self, password: &Password) -> Result<String, ServiceFailure> {

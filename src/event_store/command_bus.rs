@@ -17,6 +17,7 @@ use sqlx::PgPool;
 use tracing::{Instrument, info_span, warn};
 
 use super::sealing_repository::{ACTOR, SealingRepository};
+use crate::claims::{EMAIL_ADDRESSES, HOSTNAMES, MEMBERSHIPS, Registry};
 use crate::error::ApiError;
 
 /// How often a command is retried when another wrote the aggregate first;
@@ -115,7 +116,7 @@ impl CommandBus {
             .instrument(span.clone())
             .await;
         if let (Err(_), Some(address)) = (&result, claimed) {
-            self.release_claim(id, &address).await;
+            self.release(&EMAIL_ADDRESSES, &address, id).await;
         }
         result?;
         self.wait_for_read_models(Person::TYPE, id)
@@ -136,16 +137,12 @@ impl CommandBus {
         let result = execute(&self.organizations, id, command, meta)
             .instrument(span.clone())
             .await;
-        if result.is_err() && (hostname.is_some() || member.is_some()) {
-            let released = crate::organization_services::release_claims(
-                &self.pool,
-                id,
-                hostname.as_deref(),
-                member.as_deref(),
-            )
-            .await;
-            if let Err(e) = released {
-                warn!(error = %e, "could not release claims; they lapse by themselves");
+        if result.is_err() {
+            if let Some(hostname) = &hostname {
+                self.release(&HOSTNAMES, hostname, id).await;
+            }
+            if let Some(member) = &member {
+                self.release(&MEMBERSHIPS, member, id).await;
             }
         }
         result?;
@@ -192,18 +189,11 @@ impl CommandBus {
         Ok(())
     }
 
-    /// Frees the address a failed command claimed, unless an append of the
-    /// same person confirmed it meanwhile.
-    async fn release_claim(&self, person: &str, canonical_address: &str) {
-        let released = sqlx::query(
-            "DELETE FROM email_claims WHERE address = $1 AND person_id = $2 AND NOT confirmed",
-        )
-        .bind(canonical_address)
-        .bind(person)
-        .execute(&self.pool)
-        .await;
-        if let Err(e) = released {
-            warn!(error = %e, "could not release address claims; they lapse by themselves");
+    /// Frees the claim a failed command of `owner` made on `key`; a claim
+    /// that cannot be freed now lapses by itself.
+    async fn release(&self, registry: &Registry, key: &str, owner: &str) {
+        if let Err(e) = registry.release_unconfirmed(&self.pool, key, owner).await {
+            warn!(error = %e, "could not release a claim; it lapses by itself");
         }
     }
 }
