@@ -3,7 +3,7 @@
 
 use axum::Json;
 use axum::extract::{Path, State};
-use axum::http::header::{AUTHORIZATION, LOCATION};
+use axum::http::header::LOCATION;
 use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use chrono::{Duration, Utc};
@@ -247,10 +247,7 @@ async fn confirm(
 
     let mut response = StatusCode::NO_CONTENT.into_response();
     if let Some(renewed) = renewed {
-        let value = format!("Bearer {}", renewed.token)
-            .parse()
-            .map_err(|e| ApiError::internal(&e))?;
-        response.headers_mut().insert(AUTHORIZATION, value);
+        super::deliver_in_header(&mut response, &renewed);
     }
     Ok(response)
 }

@@ -6,7 +6,7 @@ use std::collections::HashMap;
 
 use axum::Json;
 use axum::extract::{Path, State};
-use axum::http::header::{AUTHORIZATION, LOCATION};
+use axum::http::header::LOCATION;
 use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use chrono::Utc;
@@ -197,9 +197,7 @@ async fn assign_roles(
         .map_err(|e| ApiError::internal(&e))?;
     let mut response = (StatusCode::CREATED, [(LOCATION, location)], Json(body)).into_response();
     if let Some(renewed) = renewed {
-        let value = HeaderValue::from_str(&format!("Bearer {}", renewed.token))
-            .map_err(|e| ApiError::internal(&e))?;
-        response.headers_mut().insert(AUTHORIZATION, value);
+        super::deliver_in_header(&mut response, &renewed);
     }
     Ok(response)
 }

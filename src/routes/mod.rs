@@ -26,9 +26,21 @@ use utoipa_axum::router::OpenApiRouter;
 
 use crate::app::AppState;
 use crate::error::ApiError;
+use crate::sessions::SignedToken;
 
 /// Path prefix of every API v3 route.
 pub const BASE: &str = "/id/v3";
+
+/// Puts `token` in the `Authorization` header, where the document hands a
+/// client its new ID token.
+pub fn deliver_in_header(response: &mut axum::response::Response, token: &SignedToken) {
+    // A JWT is plain ASCII, so it always makes a valid header value.
+    if let Ok(value) = format!("Bearer {}", token.token).parse() {
+        response
+            .headers_mut()
+            .insert(axum::http::header::AUTHORIZATION, value);
+    }
+}
 
 /// The complete router, with state and middleware.
 pub fn router(state: AppState) -> Router {

@@ -4,7 +4,7 @@
 
 use axum::Json;
 use axum::extract::{Path, State};
-use axum::http::header::{AUTHORIZATION, LOCATION};
+use axum::http::header::LOCATION;
 use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use chrono::Utc;
@@ -28,7 +28,6 @@ use crate::error::{ApiError, ErrorBody};
 use crate::event_store::RequestMeta;
 use crate::extract::{AccessToken, ApiJson};
 use crate::organizations::{self, NewOrganization, existing};
-use crate::sessions::SignedToken;
 
 pub fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -338,16 +337,9 @@ async fn leave_organization(
         ));
     }
     let renewed = organizations::leave(&state, &uid, &token, &meta).await?;
-    Ok(no_content_with(&renewed))
-}
-
-/// 204 carrying a new ID token in `Authorization`.
-pub fn no_content_with(token: &SignedToken) -> Response {
     let mut response = StatusCode::NO_CONTENT.into_response();
-    if let Ok(value) = HeaderValue::from_str(&format!("Bearer {}", token.token)) {
-        response.headers_mut().insert(AUTHORIZATION, value);
-    }
-    response
+    super::deliver_in_header(&mut response, &renewed);
+    Ok(response)
 }
 
 /// Returns the organization's profile. Requires an access token of a member.

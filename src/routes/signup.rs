@@ -1,8 +1,6 @@
 //! Signup (#2).
 
 use axum::extract::State;
-use axum::http::HeaderValue;
-use axum::http::header::AUTHORIZATION;
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 use skalio_id_aggregates::locale::Locale;
@@ -52,9 +50,7 @@ impl IntoResponse for SignedToken {
             token: self.token.clone(),
         })
         .into_response();
-        if let Ok(value) = HeaderValue::from_str(&format!("Bearer {}", self.token)) {
-            response.headers_mut().insert(AUTHORIZATION, value);
-        }
+        super::deliver_in_header(&mut response, &self);
         response
     }
 }
