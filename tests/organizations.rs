@@ -79,6 +79,28 @@ async fn member(
     (uid, token_of(app.access(&id_token).await).await)
 }
 
+/// "Example Inc" at example.test, founded by a service administrator, with
+/// alice@example.org as its administrator.
+struct Fixture {
+    root: String,
+    org: String,
+    admin_uid: String,
+    admin: String,
+}
+
+async fn organization_with_admin(app: &TestApp) -> Fixture {
+    let root = cluster_admin(app).await;
+    let org = organization(app, &root, "Example Inc", "example.test").await;
+    let admin_roles = &["Organization.Admin"];
+    let (admin_uid, admin) = member(app, &root, &org, "alice@example.org", admin_roles).await;
+    Fixture {
+        root,
+        org,
+        admin_uid,
+        admin,
+    }
+}
+
 /// Reads an SSE stream until `marker` arrives, for at most ten seconds.
 async fn read_until(stream: &mut Response, marker: &str) -> String {
     let mut received = String::new();
@@ -375,16 +397,13 @@ async fn an_imported_person_is_a_verified_member_who_logs_in_with_the_imported_h
 #[tokio::test]
 async fn administrators_manage_roles_and_tokens_die_with_old_privileges() {
     let app = TestApp::spawn().await;
-    let root = cluster_admin(&app).await;
-    let org = organization(&app, &root, "Example Inc", "example.test").await;
-    let (admin_uid, admin) = member(
-        &app,
-        &root,
-        &org,
-        "alice@example.org",
-        &["Organization.Admin"],
-    )
-    .await;
+    let Fixture {
+        root,
+        org,
+        admin_uid,
+        admin,
+        ..
+    } = organization_with_admin(&app).await;
     let (bob_uid, bob) = member(
         &app,
         &root,
@@ -548,16 +567,9 @@ async fn administrators_manage_roles_and_tokens_die_with_old_privileges() {
 #[tokio::test]
 async fn members_leave_with_a_new_token_but_the_last_administrator_stays() {
     let app = TestApp::spawn().await;
-    let root = cluster_admin(&app).await;
-    let org = organization(&app, &root, "Example Inc", "example.test").await;
-    let (_, admin) = member(
-        &app,
-        &root,
-        &org,
-        "alice@example.org",
-        &["Organization.Admin"],
-    )
-    .await;
+    let Fixture {
+        root, org, admin, ..
+    } = organization_with_admin(&app).await;
     let (_, bob) = member(&app, &root, &org, "bob@example.org", &[]).await;
     let leave = format!("/id/v3/organizations/{org}/leave");
 
@@ -602,16 +614,13 @@ async fn members_leave_with_a_new_token_but_the_last_administrator_stays() {
 #[tokio::test]
 async fn removing_a_member_deletes_their_account_but_never_the_last_administrator() {
     let app = TestApp::spawn().await;
-    let root = cluster_admin(&app).await;
-    let org = organization(&app, &root, "Example Inc", "example.test").await;
-    let (admin_uid, admin) = member(
-        &app,
-        &root,
-        &org,
-        "alice@example.org",
-        &["Organization.Admin"],
-    )
-    .await;
+    let Fixture {
+        root,
+        org,
+        admin_uid,
+        admin,
+        ..
+    } = organization_with_admin(&app).await;
     let (bob_uid, bob) = member(&app, &root, &org, "bob@example.org", &[]).await;
 
     let own = send(
@@ -677,16 +686,9 @@ async fn removing_a_member_deletes_their_account_but_never_the_last_administrato
 #[tokio::test]
 async fn the_last_administrator_deletes_their_account_only_once_nobody_else_is_left() {
     let app = TestApp::spawn().await;
-    let root = cluster_admin(&app).await;
-    let org = organization(&app, &root, "Example Inc", "example.test").await;
-    let (_, admin) = member(
-        &app,
-        &root,
-        &org,
-        "alice@example.org",
-        &["Organization.Admin"],
-    )
-    .await;
+    let Fixture {
+        root, org, admin, ..
+    } = organization_with_admin(&app).await;
     let (_, bob) = member(&app, &root, &org, "bob@example.org", &[]).await;
 
     let refused = send(&app, "DELETE", "/id/v3/profile", &admin, None).await;
@@ -721,16 +723,13 @@ async fn the_last_administrator_deletes_their_account_only_once_nobody_else_is_l
 #[tokio::test]
 async fn every_member_hears_of_a_profile_change_and_of_a_colleagues_avatar() {
     let app = TestApp::spawn().await;
-    let root = cluster_admin(&app).await;
-    let org = organization(&app, &root, "Example Inc", "example.test").await;
-    let (alice_uid, admin) = member(
-        &app,
-        &root,
-        &org,
-        "alice@example.org",
-        &["Organization.Admin"],
-    )
-    .await;
+    let Fixture {
+        root,
+        org,
+        admin_uid: alice_uid,
+        admin,
+        ..
+    } = organization_with_admin(&app).await;
     let (_, bob) = member(&app, &root, &org, "bob@example.org", &[]).await;
     let (_, outsider) = app.verified_person("eve@example.org", "CorrectHorse").await;
     let profile = format!("/id/v3/organizations/{org}/profile");
@@ -841,16 +840,7 @@ async fn every_member_hears_of_a_profile_change_and_of_a_colleagues_avatar() {
 #[tokio::test]
 async fn changing_technical_details_needs_a_second_factor() {
     let app = TestApp::spawn().await;
-    let root = cluster_admin(&app).await;
-    let org = organization(&app, &root, "Example Inc", "example.test").await;
-    let (_, admin) = member(
-        &app,
-        &root,
-        &org,
-        "alice@example.org",
-        &["Organization.Admin"],
-    )
-    .await;
+    let Fixture { org, admin, .. } = organization_with_admin(&app).await;
     let refused = send(
         &app,
         "PUT",
@@ -907,16 +897,9 @@ async fn a_disabled_person_cannot_log_in_and_has_no_public_profile_until_enabled
 #[tokio::test]
 async fn a_removed_members_name_address_and_reference_leave_no_trace_in_a_dump() {
     let app = TestApp::spawn().await;
-    let root = cluster_admin(&app).await;
-    let org = organization(&app, &root, "Example Inc", "example.test").await;
-    let (_, admin) = member(
-        &app,
-        &root,
-        &org,
-        "alice@example.org",
-        &["Organization.Admin"],
-    )
-    .await;
+    let Fixture {
+        root, org, admin, ..
+    } = organization_with_admin(&app).await;
     let hash = bcrypt::hash("CorrectHorse", 4).unwrap();
     let imported = import(
         &app,
@@ -966,16 +949,9 @@ async fn a_removed_members_name_address_and_reference_leave_no_trace_in_a_dump()
 #[tokio::test]
 async fn a_removed_member_is_told_by_mail_only_when_the_administrator_asks() {
     let app = TestApp::spawn().await;
-    let root = cluster_admin(&app).await;
-    let org = organization(&app, &root, "Example Inc", "example.test").await;
-    let (_, admin) = member(
-        &app,
-        &root,
-        &org,
-        "alice@example.org",
-        &["Organization.Admin"],
-    )
-    .await;
+    let Fixture {
+        root, org, admin, ..
+    } = organization_with_admin(&app).await;
     let (carol, _) = member(&app, &root, &org, "carol@example.org", &[]).await;
     let (bob, _) = member(&app, &root, &org, "bob@example.org", &[]).await;
     let remove = |person: String, inform: bool| {
@@ -1027,16 +1003,7 @@ async fn a_removed_member_is_told_by_mail_only_when_the_administrator_asks() {
 #[tokio::test]
 async fn a_removal_cut_short_before_the_account_deletion_is_finished_by_the_sweep() {
     let app = TestApp::spawn().await;
-    let root = cluster_admin(&app).await;
-    let org = organization(&app, &root, "Example Inc", "example.test").await;
-    member(
-        &app,
-        &root,
-        &org,
-        "alice@example.org",
-        &["Organization.Admin"],
-    )
-    .await;
+    let Fixture { root, org, .. } = organization_with_admin(&app).await;
     let (bob_uid, bob) = member(&app, &root, &org, "bob@example.org", &[]).await;
     let state = &app.running.as_ref().unwrap().state;
     // What a process that dies right after the organization's append leaves.
